@@ -1,0 +1,217 @@
+//! [`ScheduledIo`]: the per-fd entry of the wakers registry.
+//!
+//! The readiness word:
+//!
+//! ```text
+//!  31 ............ 16  15 ....... 6     5        4 ...... 0
+//! +------------------+-------------+----------+------------+
+//! |  tick (u16)      |   unused    | SHUTDOWN | Ready bits |
+//! +------------------+-------------+----------+------------+
+//! ```
+//!
+//! The reactor sets Ready bits (and bumps the tick) when an event arrives.
+//! A task that gets `WouldBlock` clears the bits it acted on, but only if
+//! the tick is still the one it observed: an event that arrived in between
+//! must not be lost (the fd is edge-triggered and will not report it again).
+
+use std::io;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::{AcqRel, Acquire};
+use std::sync::{Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use super::ready::Ready;
+
+/// The runtime that owned this registration has shut down: every poll fails.
+const SHUTDOWN: usize = 1 << 5;
+const READY_BITS: usize = 0x1f;
+const TICK_SHIFT: u32 = 16;
+const TICK_MASK: usize = 0xffff << TICK_SHIFT;
+
+/// Which side of an fd a task waits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    fn mask(self) -> Ready {
+        match self {
+            Direction::Read => Ready::READ_MASK,
+            Direction::Write => Ready::WRITE_MASK,
+        }
+    }
+}
+
+/// Readiness observed by a task, with the tick it was observed at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadyEvent {
+    pub(crate) ready: Ready,
+    pub(crate) tick: u16,
+}
+
+impl ReadyEvent {
+    /// The readiness bits that were set.
+    pub fn ready(&self) -> Ready {
+        self.ready
+    }
+}
+
+/// The waiting tasks: at most one per direction (a reader and a writer can
+/// wait at the same time, e.g. the two halves of a split stream).
+#[derive(Debug, Default)]
+struct Waiters {
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+}
+
+/// One registered fd's readiness and waiting tasks.
+#[derive(Debug)]
+pub(crate) struct ScheduledIo {
+    /// Ready bits, SHUTDOWN and the tick (see the module docs).
+    readiness: AtomicUsize,
+    /// The token this entry is registered under (slab index + generation).
+    pub(crate) token: u64,
+    /// Wakers to call on readiness. A mutex because the registration may be
+    /// polled from any thread; it is never held while waking.
+    waiters: Mutex<Waiters>,
+}
+
+impl ScheduledIo {
+    /// A new entry starts optimistic, readable and writable: the first I/O
+    /// call tries the syscall and only parks on `WouldBlock`.
+    pub(crate) fn new(token: u64) -> ScheduledIo {
+        ScheduledIo {
+            readiness: AtomicUsize::new((Ready::READABLE | Ready::WRITABLE).0 as usize),
+            token,
+            waiters: Mutex::new(Waiters::default()),
+        }
+    }
+
+    fn waiters(&self) -> std::sync::MutexGuard<'_, Waiters> {
+        // A poisoned lock only means a waker's clone panicked; the data is intact.
+        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds `ready` (from an event) and bumps the tick; then moves the
+    /// wakers interested in it to `out`. Called by the reactor.
+    pub(crate) fn set_readiness(&self, ready: Ready, out: &mut Vec<Waker>) {
+        let _ = self.readiness.fetch_update(AcqRel, Acquire, |curr| {
+            let tick = ((curr & TICK_MASK) >> TICK_SHIFT).wrapping_add(1) & 0xffff;
+            Some((tick << TICK_SHIFT) | (curr & (READY_BITS | SHUTDOWN)) | ready.0 as usize)
+        });
+        let mut waiters = self.waiters();
+        if ready.is_readable() {
+            out.extend(waiters.reader.take());
+        }
+        if ready.is_writable() {
+            out.extend(waiters.writer.take());
+        }
+    }
+
+    /// Marks the entry dead (runtime shut down) and moves all wakers to `out`.
+    pub(crate) fn shutdown(&self, out: &mut Vec<Waker>) {
+        self.readiness.fetch_or(SHUTDOWN, AcqRel);
+        let mut waiters = self.waiters();
+        out.extend(waiters.reader.take());
+        out.extend(waiters.writer.take());
+    }
+
+    fn ready_event(curr: usize, dir: Direction) -> io::Result<Option<ReadyEvent>> {
+        if curr & SHUTDOWN != 0 {
+            return Err(io::Error::other("the weft runtime this I/O object was registered with has shut down"));
+        }
+        let ready = Ready(curr as u8 & READY_BITS as u8).intersection(dir.mask());
+        if ready.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(ReadyEvent { ready, tick: ((curr & TICK_MASK) >> TICK_SHIFT) as u16 }))
+    }
+
+    /// Ready if the direction's bits are set; otherwise parks `cx`'s waker.
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<ReadyEvent>> {
+        if let Some(ev) = Self::ready_event(self.readiness.load(Acquire), dir).transpose() {
+            return Poll::Ready(ev);
+        }
+        let mut waiters = self.waiters();
+        // Check again under the lock: the reactor sets readiness before it
+        // takes the lock, so either we see the bit now or it sees our waker.
+        if let Some(ev) = Self::ready_event(self.readiness.load(Acquire), dir).transpose() {
+            return Poll::Ready(ev);
+        }
+        let slot = match dir {
+            Direction::Read => &mut waiters.reader,
+            Direction::Write => &mut waiters.writer,
+        };
+        match slot {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Clears what `event` reported, unless a newer event arrived since
+    /// (different tick). Closed bits stay: a closed side never reopens.
+    pub(crate) fn clear_readiness(&self, event: ReadyEvent) {
+        let clear = (event.ready.0 & !Ready::CLOSED.0) as usize;
+        let _ = self.readiness.fetch_update(AcqRel, Acquire, |curr| {
+            let tick = ((curr & TICK_MASK) >> TICK_SHIFT) as u16;
+            (tick == event.tick).then_some(curr & !clear)
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn clear_keeps_newer_events() {
+        let io = ScheduledIo::new(1);
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let Poll::Ready(Ok(ev)) = io.poll_ready(&mut cx, Direction::Read) else { panic!("starts readable") };
+        // An event arrives between our syscall and our clear: it must survive.
+        let mut out = Vec::new();
+        io.set_readiness(Ready::READABLE, &mut out);
+        io.clear_readiness(ev);
+        assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
+
+        let Poll::Ready(Ok(ev)) = io.poll_ready(&mut cx, Direction::Read) else { unreachable!() };
+        io.clear_readiness(ev);
+        assert!(io.poll_ready(&mut cx, Direction::Read).is_pending());
+        // Writable is untouched by clearing the read side.
+        assert!(io.poll_ready(&mut cx, Direction::Write).is_ready());
+
+        io.set_readiness(Ready::READABLE, &mut out);
+        assert_eq!(out.len(), 1);
+        out.drain(..).for_each(Waker::wake);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn closed_bits_are_sticky_and_shutdown_errors() {
+        let io = ScheduledIo::new(1);
+        let waker = Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let mut out = Vec::new();
+        io.set_readiness(Ready::READ_CLOSED, &mut out);
+        let Poll::Ready(Ok(ev)) = io.poll_ready(&mut cx, Direction::Read) else { unreachable!() };
+        io.clear_readiness(ev);
+        assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
+        io.shutdown(&mut out);
+        assert!(matches!(io.poll_ready(&mut cx, Direction::Write), Poll::Ready(Err(_))));
+    }
+}

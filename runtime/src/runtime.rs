@@ -1,0 +1,367 @@
+//! [`Runtime`], its [`Builder`], and the free functions that reach the
+//! current runtime: [`block_on`], [`spawn`], [`spawn_local`], [`metrics`].
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::context::{self, Core};
+use crate::reactor;
+use crate::task::{raw, JoinHandle};
+
+/// Default tasks polled per tick before I/O and timers are checked again.
+const DEFAULT_EVENT_INTERVAL: usize = 128;
+/// Default capacity of the kernel event buffer.
+const DEFAULT_MAX_EVENTS: usize = 1024;
+
+/// A single-threaded async runtime: an executor, a reactor and timers.
+///
+/// Tasks run on the thread that calls [`Runtime::block_on`]. The runtime is
+/// neither `Send` nor `Sync`; its [`Waker`]s are, and a wake from another
+/// thread reaches the loop through an injection queue and a poller wake-up.
+///
+/// Dropping the runtime cancels every task still pending: their futures are
+/// dropped (so their sockets are deregistered and closed) and their
+/// [`JoinHandle`]s report cancellation.
+///
+/// ```
+/// let rt = runtime::Runtime::new()?;
+/// let answer = rt.block_on(async {
+///     let a = runtime::spawn(async { 40 });
+///     let b = runtime::spawn_local(async { 2 });
+///     a.await.unwrap() + b.await.unwrap()
+/// });
+/// assert_eq!(answer, 42);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Runtime {
+    /// Boxed so the thread-local pointer to it stays valid if the `Runtime` moves.
+    core: Box<Core>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime").field("id", &self.core.shared.id).field("metrics", &self.metrics()).finish()
+    }
+}
+
+/// Configures and creates a [`Runtime`].
+///
+/// ```
+/// let rt = runtime::Builder::new().event_interval(64).max_events(256).build()?;
+/// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Builder {
+    event_interval: usize,
+    max_events: usize,
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// The default configuration.
+    pub fn new() -> Builder {
+        Builder { event_interval: DEFAULT_EVENT_INTERVAL, max_events: DEFAULT_MAX_EVENTS }
+    }
+
+    /// How many tasks are polled per tick before the loop checks the
+    /// kernel for I/O events and fires timers (default 128, at least 1).
+    /// Lower is fairer to I/O; higher makes fewer syscalls under load.
+    pub fn event_interval(mut self, tasks: usize) -> Builder {
+        self.event_interval = tasks.max(1);
+        self
+    }
+
+    /// How many kernel events one wait can return (default 1024, at least 1).
+    pub fn max_events(mut self, events: usize) -> Builder {
+        self.max_events = events.max(1);
+        self
+    }
+
+    /// Creates the runtime: an epoll (or kqueue) instance and its wake-up fd.
+    pub fn build(self) -> io::Result<Runtime> {
+        Ok(Runtime { core: Box::new(Core::new(self.event_interval, self.max_events)?) })
+    }
+}
+
+/// Counters describing a runtime, for tests and monitoring.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Tasks spawned and not yet completed.
+    pub live_tasks: usize,
+    /// Tasks waiting in the run queue.
+    pub queued_tasks: usize,
+    /// File descriptors registered with the reactor.
+    pub registered_fds: usize,
+    /// Timers (sleeps, timeouts, intervals) waiting for their deadline.
+    pub pending_timers: usize,
+}
+
+impl Runtime {
+    /// Creates a runtime with the default configuration.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A [`Builder`] for a runtime with custom settings.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Runs `future` to completion on this thread, running spawned tasks,
+    /// I/O and timers meanwhile; returns when `future` completes (other
+    /// tasks stay in the runtime until the next `block_on` or its drop).
+    ///
+    /// # Panics
+    /// If called inside a running weft runtime (from a task or another
+    /// `block_on` on this thread), since that would deadlock; and if
+    /// `future` panics.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let core = &*self.core;
+        let _enter = context::enter(core, false);
+        let mut future = pin!(future);
+        let waker = Waker::from(core.shared.clone());
+        let mut cx = Context::from_waker(&waker);
+        core.shared.main_woken.store(true, std::sync::atomic::Ordering::Relaxed);
+        loop {
+            if core.shared.main_woken.swap(false, std::sync::atomic::Ordering::AcqRel) {
+                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                    return out;
+                }
+            }
+            run_tasks(core);
+            park(core);
+        }
+    }
+
+    /// Spawns a task onto this runtime; it starts running at the next
+    /// `block_on`. See [`spawn`].
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        spawn_on(&self.core, future)
+    }
+
+    /// Spawns a `!Send` task onto this runtime. See [`spawn_local`].
+    pub fn spawn_local<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        spawn_on(&self.core, future)
+    }
+
+    /// The runtime's counters.
+    pub fn metrics(&self) -> Metrics {
+        metrics_of(&self.core)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        shutdown(&self.core);
+    }
+}
+
+fn metrics_of(core: &Core) -> Metrics {
+    Metrics {
+        live_tasks: core.tasks.borrow().len(),
+        queued_tasks: core.run_queue.borrow().len(),
+        registered_fds: core.reactor.len(),
+        pending_timers: core.timers.borrow().len(),
+    }
+}
+
+/// Allocates the task, records it in the task list and queues it.
+fn spawn_on<F>(core: &Core, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+{
+    let (listed, queued, handle) = raw::allocate(future, core.shared.clone());
+    if core.shared.is_closed() {
+        // Spawned from a destructor during shutdown: cancel at once.
+        listed.shutdown();
+    } else {
+        core.tasks.borrow_mut().insert(listed);
+        core.run_queue.borrow_mut().push_back(queued);
+    }
+    JoinHandle::new(handle)
+}
+
+/// One tick's worth of tasks: the injected ones join the queue, then up to
+/// `event_interval` tasks are polled.
+fn run_tasks(core: &Core) {
+    core.shared.clear_notified();
+    let injected = core.shared.take_injected();
+    if !injected.is_empty() {
+        core.run_queue.borrow_mut().extend(injected);
+    }
+    for _ in 0..core.event_interval {
+        let Some(task) = core.pop() else { break };
+        if task.run() {
+            let listed = core.tasks.borrow_mut().remove(task.list_index());
+            drop(listed);
+        }
+        drop(task);
+    }
+}
+
+/// Waits in the kernel (not at all if work is pending; else until the
+/// earliest timer), dispatches I/O events and fires due timers.
+fn park(core: &Core) {
+    let busy = !core.run_queue.borrow().is_empty()
+        || core.shared.has_injected()
+        || core.shared.main_woken.load(std::sync::atomic::Ordering::Acquire);
+    let timeout = if busy {
+        Some(Duration::ZERO)
+    } else {
+        core.timers.borrow_mut().next_deadline().map(|d| d.saturating_duration_since(Instant::now()))
+    };
+    if let Err(e) = core.reactor.turn(&core.shared.driver, timeout) {
+        // epoll_wait/kevent fail only on invalid arguments (EBADF, EFAULT,
+        // EINVAL): a broken invariant, not a condition to retry.
+        panic!("weft: waiting for I/O events failed: {e}");
+    }
+    let now = Instant::now();
+    core.now.set(now);
+    let mut due = Vec::new();
+    core.timers.borrow_mut().fire(now, &mut due);
+    reactor::wake_all(&mut due);
+}
+
+/// Cancels every task and wakes everything still waiting on this runtime.
+fn shutdown(core: &Core) {
+    let _enter = context::enter(core, true);
+    core.shared.close();
+    loop {
+        drop(core.shared.take_injected());
+        while let Some(task) = core.pop() {
+            drop(task);
+        }
+        let tasks = core.tasks.borrow_mut().drain();
+        if tasks.is_empty() {
+            break;
+        }
+        // Cancelling drops futures, whose destructors may wake or spawn more.
+        for task in tasks {
+            task.shutdown();
+        }
+    }
+    let timers = core.timers.borrow_mut().clear();
+    drop(timers);
+    core.reactor.shutdown();
+    drop(core.shared.take_injected());
+    while let Some(task) = core.pop() {
+        drop(task);
+    }
+}
+
+/// Runs `future` to completion on a new runtime, which is dropped (and its
+/// remaining tasks cancelled) before returning.
+///
+/// # Panics
+/// If the runtime cannot be created (the process is out of file
+/// descriptors), if called inside a running runtime, or if `future` panics.
+///
+/// ```
+/// let v = runtime::block_on(async { 21 * 2 });
+/// assert_eq!(v, 42);
+/// ```
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let rt = Runtime::new().unwrap_or_else(|e| panic!("weft: cannot create a runtime: {e}"));
+    rt.block_on(future)
+}
+
+/// Spawns a task on the current runtime and returns its [`JoinHandle`].
+///
+/// The task starts running when the current task next yields to the
+/// runtime. It runs on the runtime's thread; `Send` is required so tasks can
+/// later move between threads, see [`spawn_local`] for `!Send` futures.
+///
+/// # Panics
+/// If called outside a weft runtime (not inside `block_on` or a task).
+///
+/// ```
+/// runtime::block_on(async {
+///     let handles: Vec<_> = (0..10).map(|i| runtime::spawn(async move { i * 2 })).collect();
+///     let mut sum = 0;
+///     for h in handles {
+///         sum += h.await.unwrap();
+///     }
+///     assert_eq!(sum, 90);
+/// });
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    spawn_current(future)
+}
+
+/// Spawns a `!Send` task on the current runtime (it can hold `Rc`s and
+/// `RefCell` borrows across `.await`). It never leaves this thread.
+///
+/// # Panics
+/// If called outside a weft runtime.
+///
+/// ```
+/// use std::rc::Rc;
+/// runtime::block_on(async {
+///     let shared = Rc::new(5);
+///     let s = shared.clone();
+///     let h = runtime::spawn_local(async move { *s + 1 });
+///     assert_eq!(h.await.unwrap(), 6);
+/// });
+/// ```
+#[track_caller]
+pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    spawn_current(future)
+}
+
+#[track_caller]
+fn spawn_current<F: Future + 'static>(future: F) -> JoinHandle<F::Output> {
+    match context::with_current(|core| spawn_on(core, future)) {
+        Some(handle) => handle,
+        None => panic!(
+            "weft: spawn called outside of a runtime; call it from inside `block_on` or a task, \
+             or use `Runtime::spawn`"
+        ),
+    }
+}
+
+/// The counters of the runtime running on this thread, if any.
+pub fn metrics() -> Option<Metrics> {
+    context::with_current(metrics_of)
+}
+
+/// True if the calling thread is inside a weft runtime (`block_on` or a task).
+pub fn is_inside_runtime() -> bool {
+    context::with_current(|_| ()).is_some()
+}
+
+#[allow(dead_code)]
+fn assert_traits() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Arc<crate::context::Shared>>();
+    send_sync::<JoinHandle<u8>>();
+    send_sync::<crate::task::AbortHandle>();
+}
