@@ -1,1 +1,128 @@
-//! Shared helpers for the example binaries.
+//! Helpers shared by the example binaries: a tiny argument parser, the
+//! `listening on ADDR` announcement, and a buffer pool so idle connections
+//! hold no buffer.
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::net::SocketAddr;
+
+/// Command-line options as `--flag` / `--key value` pairs; anything else is positional.
+#[derive(Debug, Default)]
+pub struct Args {
+    /// `(name, value)` for `--name value` and `--name=value`; `value` is `None` for flags.
+    pairs: Vec<(String, Option<String>)>,
+    /// Arguments that do not start with `--`.
+    pub positional: Vec<String>,
+}
+
+impl Args {
+    /// Parses `args` (without the program name). `flags` lists the options
+    /// that take no value; every other `--name` takes the next argument.
+    pub fn parse(args: impl IntoIterator<Item = String>, flags: &[&str]) -> Result<Args, String> {
+        let mut out = Args::default();
+        let mut it = args.into_iter();
+        while let Some(arg) = it.next() {
+            if let Some(name) = arg.strip_prefix("--") {
+                if let Some((k, v)) = name.split_once('=') {
+                    out.pairs.push((k.to_owned(), Some(v.to_owned())));
+                } else if flags.contains(&name) {
+                    out.pairs.push((name.to_owned(), None));
+                } else {
+                    let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+                    out.pairs.push((name.to_owned(), Some(value)));
+                }
+            } else if arg == "-h" {
+                out.pairs.push(("help".to_owned(), None));
+            } else {
+                out.positional.push(arg);
+            }
+        }
+        Ok(out)
+    }
+
+    /// True if the flag `--name` was given.
+    pub fn flag(&self, name: &str) -> bool {
+        self.pairs.iter().any(|(k, _)| k == name)
+    }
+
+    /// The last value of `--name`, if given.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.pairs.iter().rev().find(|(k, _)| k == name).and_then(|(_, v)| v.as_deref())
+    }
+
+    /// The value of `--name` parsed as `T`, or `default` if absent.
+    pub fn parsed<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.value(name) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|e| format!("--{name} {v:?}: {e}")),
+        }
+    }
+
+    /// Fails on any option not in `known` (flags or valued).
+    pub fn reject_unknown(&self, known: &[&str]) -> Result<(), String> {
+        match self.pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+            Some((k, _)) => Err(format!("unknown option --{k}")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Prints `listening on ADDR` on stdout and flushes it: scripts and tests
+/// wait for this line before connecting.
+pub fn announce(addr: SocketAddr) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on {addr}");
+    let _ = out.flush();
+}
+
+/// Size of the buffers handed out by [`take_buffer`].
+pub const BUFFER_SIZE: usize = 16 * 1024;
+
+thread_local! {
+    /// Buffers returned by connections that went idle, reused by the next
+    /// connection with data. One thread runs all tasks, so no lock is needed.
+    static POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Most buffers kept in the pool; more are freed.
+const POOL_MAX: usize = 1024;
+
+/// A zeroed buffer of [`BUFFER_SIZE`] bytes, recycled if possible.
+pub fn take_buffer() -> Vec<u8> {
+    POOL.with(|p| p.borrow_mut().pop()).unwrap_or_else(|| vec![0; BUFFER_SIZE])
+}
+
+/// Returns a buffer from [`take_buffer`] to the pool.
+pub fn put_buffer(buf: Vec<u8>) {
+    POOL.with(|p| {
+        let mut pool = p.borrow_mut();
+        if pool.len() < POOL_MAX && buf.len() == BUFFER_SIZE {
+            pool.push(buf);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_flags_values_and_positionals() {
+        let a = Args::parse(args(&["--addr", "127.0.0.1:0", "--quiet", "x", "--n=3"]), &["quiet"]).unwrap();
+        assert_eq!(a.value("addr"), Some("127.0.0.1:0"));
+        assert!(a.flag("quiet"));
+        assert_eq!(a.parsed("n", 1u32).unwrap(), 3);
+        assert_eq!(a.positional, ["x"]);
+        assert!(a.reject_unknown(&["addr", "quiet", "n"]).is_ok());
+        assert!(a.reject_unknown(&["addr"]).is_err());
+        assert!(Args::parse(args(&["--addr"]), &[]).is_err());
+    }
+}

@@ -42,6 +42,7 @@
 //! - [`Runtime`]: the executor loop, [`spawn`], [`spawn_local`], [`block_on`].
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+mod blocking;
 mod context;
 mod interest;
 pub mod io;
@@ -52,4 +53,5 @@ mod task;
 pub mod time;
 
 pub use crate::runtime::{block_on, is_inside_runtime, metrics, spawn, spawn_local, Builder, Metrics, Runtime};
+pub use crate::blocking::{blocking_threads, set_max_blocking_threads, spawn_blocking};
 pub use crate::task::{yield_now, AbortHandle, JoinError, JoinHandle, YieldNow};

@@ -157,19 +157,27 @@ impl<T: AsRawFd> Registration<T> {
         std::future::poll_fn(|cx| self.poll_write_with(cx, &mut f)).await
     }
 
+    /// The cached readiness for `dir`, without parking the task: `None`
+    /// if the last syscall saw `WouldBlock` and no event came since.
+    pub fn readiness(&self, interest: Interest) -> io::Result<Option<ReadyEvent>> {
+        let dir = if interest.is_readable() { Direction::Read } else { Direction::Write };
+        self.io.readiness(dir)
+    }
+
     /// Runs `f` once without waiting; a `WouldBlock` clears the cached
     /// readiness of `interest`'s directions (and is returned).
     pub fn try_io<R>(&self, interest: Interest, f: impl FnOnce(&T) -> io::Result<R>) -> io::Result<R> {
+        let mut seen = [None, None];
+        for (slot, (wanted, dir)) in
+            seen.iter_mut().zip([(interest.is_readable(), Direction::Read), (interest.is_writable(), Direction::Write)])
+        {
+            if wanted {
+                *slot = self.io.readiness(dir)?;
+            }
+        }
         let res = f(self.get_ref());
         if matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
-            let waker = std::task::Waker::noop();
-            let mut cx = Context::from_waker(waker);
-            for (wanted, dir) in [(interest.is_readable(), Direction::Read), (interest.is_writable(), Direction::Write)]
-            {
-                if let (true, Poll::Ready(Ok(ev))) = (wanted, self.io.poll_ready(&mut cx, dir)) {
-                    self.io.clear_readiness(ev);
-                }
-            }
+            seen.into_iter().flatten().for_each(|ev| self.io.clear_readiness(ev));
         }
         res
     }

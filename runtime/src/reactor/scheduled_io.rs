@@ -129,6 +129,11 @@ impl ScheduledIo {
         Ok(Some(ReadyEvent { ready, tick: ((curr & TICK_MASK) >> TICK_SHIFT) as u16 }))
     }
 
+    /// The direction's cached readiness, without parking anyone.
+    pub(crate) fn readiness(&self, dir: Direction) -> io::Result<Option<ReadyEvent>> {
+        Self::ready_event(self.readiness.load(Acquire), dir)
+    }
+
     /// Ready if the direction's bits are set; otherwise parks `cx`'s waker.
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<ReadyEvent>> {
         if let Some(ev) = Self::ready_event(self.readiness.load(Acquire), dir).transpose() {

@@ -24,7 +24,6 @@ use super::raw::{self, Header, Task};
 ///     assert_eq!(handle.await.unwrap(), 42);
 /// });
 /// ```
-#[must_use = "dropping a JoinHandle detaches the task; await it to get its output"]
 pub struct JoinHandle<T> {
     /// The task, holding one reference; `None` once the output was taken.
     raw: Option<NonNull<Header>>,
