@@ -1,9 +1,7 @@
-//! Helpers shared by the example binaries: a tiny argument parser, the
-//! `listening on ADDR` announcement, and a buffer pool so idle connections
-//! hold no buffer.
+//! Helpers shared by the example binaries: a tiny argument parser and the
+//! `listening on ADDR` announcement.
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
-use std::cell::RefCell;
 use std::io::Write;
 use std::net::SocketAddr;
 
@@ -77,33 +75,6 @@ pub fn announce(addr: SocketAddr) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "listening on {addr}");
     let _ = out.flush();
-}
-
-/// Size of the buffers handed out by [`take_buffer`].
-pub const BUFFER_SIZE: usize = 16 * 1024;
-
-thread_local! {
-    /// Buffers returned by connections that went idle, reused by the next
-    /// connection with data. One thread runs all tasks, so no lock is needed.
-    static POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Most buffers kept in the pool; more are freed.
-const POOL_MAX: usize = 1024;
-
-/// A zeroed buffer of [`BUFFER_SIZE`] bytes, recycled if possible.
-pub fn take_buffer() -> Vec<u8> {
-    POOL.with(|p| p.borrow_mut().pop()).unwrap_or_else(|| vec![0; BUFFER_SIZE])
-}
-
-/// Returns a buffer from [`take_buffer`] to the pool.
-pub fn put_buffer(buf: Vec<u8>) {
-    POOL.with(|p| {
-        let mut pool = p.borrow_mut();
-        if pool.len() < POOL_MAX && buf.len() == BUFFER_SIZE {
-            pool.push(buf);
-        }
-    });
 }
 
 #[cfg(test)]

@@ -36,7 +36,8 @@ impl RawAddr {
         match addr {
             SocketAddr::V4(a) => {
                 // SAFETY: sockaddr_storage is large and aligned enough for any sockaddr type.
-                let sin = unsafe { &mut *(&mut raw.storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+                let sin =
+                    unsafe { &mut *(&mut raw.storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
                 sin.sin_family = libc::AF_INET as libc::sa_family_t;
                 sin.sin_port = a.port().to_be();
                 sin.sin_addr = libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) };

@@ -211,19 +211,17 @@ pub(crate) fn enter(core: &Core, nested: bool) -> EnterGuard {
 /// Queues a woken task on its runtime: the local run queue when called on
 /// that runtime's thread, the injection queue (plus a poller wake-up) otherwise.
 pub(crate) fn schedule(task: Task) {
-    let target = Arc::as_ptr(&task.header().shared);
-    let mut task = Some(task);
-    with_current(|core| {
-        if ptr::eq(Arc::as_ptr(&core.shared), target) {
-            if let Some(t) = task.take() {
-                core.run_queue.borrow_mut().push_back(t);
-            }
+    let core = CURRENT.try_with(Cell::get).unwrap_or(ptr::null());
+    if !core.is_null() {
+        // SAFETY: see `with_current`.
+        let core = unsafe { &*core };
+        if ptr::eq(Arc::as_ptr(&core.shared), Arc::as_ptr(&task.header().shared)) {
+            core.run_queue.borrow_mut().push_back(task);
+            return;
         }
-    });
-    if let Some(task) = task {
-        // Clone first: once pushed, the runtime thread may run, complete and
-        // free the task (and its `Arc<Shared>`) at any moment.
-        let shared = task.header().shared.clone();
-        shared.push_remote(task);
     }
+    // Clone first: once pushed, the runtime thread may run, complete and
+    // free the task (and its `Arc<Shared>`) at any moment.
+    let shared = task.header().shared.clone();
+    shared.push_remote(task);
 }

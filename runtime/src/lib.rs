@@ -52,6 +52,6 @@ pub mod sys;
 mod task;
 pub mod time;
 
-pub use crate::runtime::{block_on, is_inside_runtime, metrics, spawn, spawn_local, Builder, Metrics, Runtime};
 pub use crate::blocking::{blocking_threads, set_max_blocking_threads, spawn_blocking};
+pub use crate::runtime::{block_on, is_inside_runtime, metrics, spawn, spawn_local, Builder, Metrics, Runtime};
 pub use crate::task::{yield_now, AbortHandle, JoinError, JoinHandle, YieldNow};

@@ -12,7 +12,9 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use examples::{announce, put_buffer, take_buffer, Args};
+use std::cell::RefCell;
+
+use examples::{announce, Args};
 use net::{TcpListener, TcpStream};
 use runtime::io::AsyncWriteExt;
 
@@ -27,6 +29,15 @@ options:
   --quiet           do not log connections on stderr
   --help            show this help
 ";
+
+thread_local! {
+    /// One read buffer for every connection: all tasks run on this thread,
+    /// and a task uses it only between two awaits.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Size of the shared read buffer.
+const SCRATCH_SIZE: usize = 64 * 1024;
 
 /// How long to pause accepting when the process is out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -106,25 +117,46 @@ async fn connection(stream: TcpStream, peer: SocketAddr, opts: Options) {
 
 /// Echoes until the peer closes its side; counts the bytes in `total`.
 async fn echo(stream: &TcpStream, upper: bool, total: &mut u64) -> io::Result<()> {
+    let mut rest = Vec::new();
     loop {
-        // Idle here, holding no buffer.
+        // Idle connections wait here, holding no buffer.
         stream.readable().await?;
-        let mut buf = take_buffer();
-        let n = match stream.try_read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                put_buffer(buf);
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        if upper {
-            buf[..n].make_ascii_uppercase();
+        match SCRATCH.with_borrow_mut(|buf| echo_ready(stream, buf, upper, &mut rest))? {
+            Some(0) => return Ok(()),
+            Some(n) => *total += n as u64,
+            None => continue, // woken, but the data was gone: wait again
         }
-        let mut writer = stream;
-        writer.write_all(&buf[..n]).await?;
-        *total += n as u64;
-        put_buffer(buf);
+        // The socket took less than we read (its send buffer is full):
+        // wait until it drains. This is the only time a connection keeps
+        // bytes of its own.
+        if !rest.is_empty() {
+            let mut writer = stream;
+            writer.write_all(&rest).await?;
+            rest = Vec::new();
+        }
     }
+}
+
+/// Reads what is ready into the thread's scratch buffer and writes it
+/// straight back; what the socket cannot take yet goes to `rest`.
+/// `Some(0)` is end of stream, `None` means no data after all.
+fn echo_ready(stream: &TcpStream, buf: &mut Vec<u8>, upper: bool, rest: &mut Vec<u8>) -> io::Result<Option<usize>> {
+    if buf.is_empty() {
+        buf.resize(SCRATCH_SIZE, 0);
+    }
+    let n = match stream.try_read(buf) {
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if upper {
+        buf[..n].make_ascii_uppercase();
+    }
+    let written = match stream.try_write(&buf[..n]) {
+        Ok(w) => w,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+        Err(e) => return Err(e),
+    };
+    rest.extend_from_slice(&buf[written..n]);
+    Ok(Some(n))
 }

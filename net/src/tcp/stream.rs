@@ -129,21 +129,14 @@ impl TcpStream {
     /// Like `poll_read`, a short read clears the cached readiness, so a
     /// following `readable().await` waits for new data without a syscall.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let ev = self.io.readiness(Interest::READABLE)?;
-        let res = self.io.get_ref().recv(buf);
-        if let Some(ev) = ev {
-            match &res {
-                Ok(n) if *n > 0 && *n < buf.len() => self.io.clear_readiness(ev),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear_readiness(ev),
-                _ => {}
-            }
-        }
-        res
+        let len = buf.len();
+        self.io.try_transfer(Interest::READABLE, len, |s| s.recv(buf))
     }
 
-    /// Writes without waiting: `ErrorKind::WouldBlock` if the buffer is full.
+    /// Writes without waiting: `ErrorKind::WouldBlock` if the send buffer
+    /// is full. A short write clears the cached writability.
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.try_io(Interest::WRITABLE, |s| s.send(buf))
+        self.io.try_transfer(Interest::WRITABLE, buf.len(), |s| s.send(buf))
     }
 
     /// Any pending socket error (`SO_ERROR`), taking it.
@@ -163,65 +156,18 @@ impl TcpStream {
         split::into_split(Arc::new(self))
     }
 
-    /// Reads once the socket is readable. A read that fills less than `buf`
-    /// has drained the socket, so the cached readiness is cleared at once:
-    /// the next read waits for the next edge instead of paying for an
-    /// `EAGAIN` syscall (the kernel queues a new edge for any data arriving
-    /// after this read, and the tick guard keeps it).
+    /// Reads once the socket is readable (see `Registration::poll_transfer`
+    /// for why a short read needs no `EAGAIN` to know the socket is drained).
     pub(crate) fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        loop {
-            let ev = match self.io.poll_read_ready(cx) {
-                Poll::Ready(Ok(ev)) => ev,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            };
-            match self.io.get_ref().recv(buf) {
-                Ok(n) => {
-                    if n > 0 && n < buf.len() {
-                        self.io.clear_readiness(ev);
-                    }
-                    return Poll::Ready(Ok(n));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear_readiness(ev),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
-    }
-
-    /// Writes once writable; a short write means the send buffer is full,
-    /// so readiness is cleared the same way as for a short read.
-    pub(crate) fn poll_write_priv(
-        &self,
-        cx: &mut Context<'_>,
-        len: usize,
-        mut f: impl FnMut(&Socket) -> io::Result<usize>,
-    ) -> Poll<io::Result<usize>> {
-        loop {
-            let ev = match self.io.poll_write_ready(cx) {
-                Poll::Ready(Ok(ev)) => ev,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            };
-            match f(self.io.get_ref()) {
-                Ok(n) => {
-                    if n < len {
-                        self.io.clear_readiness(ev);
-                    }
-                    return Poll::Ready(Ok(n));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear_readiness(ev),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
+        let len = buf.len();
+        self.io.poll_transfer(cx, Interest::READABLE, len, |s| s.recv(buf))
     }
 
     pub(crate) fn poll_write_buf(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.poll_write_priv(cx, buf.len(), |s| s.send(buf))
+        self.io.poll_transfer(cx, Interest::WRITABLE, buf.len(), |s| s.send(buf))
     }
 
     pub(crate) fn poll_write_vectored_priv(
@@ -233,7 +179,7 @@ impl TcpStream {
         if len == 0 {
             return Poll::Ready(Ok(0));
         }
-        self.poll_write_priv(cx, len, |s| s.send_vectored(bufs))
+        self.io.poll_transfer(cx, Interest::WRITABLE, len, |s| s.send_vectored(bufs))
     }
 
     pub(crate) fn poll_shutdown_priv(&self) -> Poll<io::Result<()>> {
@@ -256,7 +202,11 @@ impl AsyncWrite for TcpStream {
         self.poll_write_buf(cx, buf)
     }
 
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         self.poll_write_vectored_priv(cx, bufs)
     }
 
@@ -286,7 +236,11 @@ impl AsyncWrite for &TcpStream {
         self.poll_write_buf(cx, buf)
     }
 
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         self.poll_write_vectored_priv(cx, bufs)
     }
 

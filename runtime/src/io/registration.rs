@@ -157,11 +157,12 @@ impl<T: AsRawFd> Registration<T> {
         std::future::poll_fn(|cx| self.poll_write_with(cx, &mut f)).await
     }
 
-    /// The cached readiness for `dir`, without parking the task: `None`
-    /// if the last syscall saw `WouldBlock` and no event came since.
+    /// The cached readiness for `interest` (its read side if it has one),
+    /// without parking the task: `None` if the last syscall saw
+    /// `WouldBlock` and no event came since.
+    #[inline]
     pub fn readiness(&self, interest: Interest) -> io::Result<Option<ReadyEvent>> {
-        let dir = if interest.is_readable() { Direction::Read } else { Direction::Write };
-        self.io.readiness(dir)
+        self.io.readiness(direction(interest))
     }
 
     /// Runs `f` once without waiting; a `WouldBlock` clears the cached
@@ -182,6 +183,66 @@ impl<T: AsRawFd> Registration<T> {
         res
     }
 
+    /// Polls a byte transfer on a stream socket: waits for `interest`'s
+    /// readiness, then runs `f`, which moves at most `len` bytes.
+    ///
+    /// Besides `WouldBlock`, a *short* transfer (`0 < n < len`) also clears
+    /// the readiness: a stream read that returns less than asked has
+    /// drained the socket, a write that takes less has filled it. The next
+    /// call then waits for the next edge instead of paying for a syscall
+    /// that would fail with `EAGAIN`. Any data arriving after `f` ran
+    /// raises a new event, and the tick guard keeps it.
+    pub fn poll_transfer(
+        &self,
+        cx: &mut Context<'_>,
+        interest: Interest,
+        len: usize,
+        mut f: impl FnMut(&T) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let dir = direction(interest);
+        loop {
+            let ev = match self.io.poll_ready(cx, dir) {
+                Poll::Ready(Ok(ev)) => ev,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            match f(self.get_ref()) {
+                Ok(n) => {
+                    if n > 0 && n < len {
+                        self.io.clear_readiness(ev);
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear_readiness(ev),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// [`Registration::poll_transfer`] without waiting: runs `f` once, even
+    /// if no readiness is cached, and applies the same clearing rule.
+    #[inline]
+    pub fn try_transfer(
+        &self,
+        interest: Interest,
+        len: usize,
+        f: impl FnOnce(&T) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let ev = self.io.readiness(direction(interest))?;
+        let res = f(self.get_ref());
+        if let Some(ev) = ev {
+            let drained = match &res {
+                Ok(n) => *n > 0 && *n < len,
+                Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+            };
+            if drained {
+                self.io.clear_readiness(ev);
+            }
+        }
+        res
+    }
+
     /// Waits until the fd may be readable.
     pub fn readable(&self) -> Readable<'_, T> {
         Readable { reg: self }
@@ -190,6 +251,15 @@ impl<T: AsRawFd> Registration<T> {
     /// Waits until the fd may be writable.
     pub fn writable(&self) -> Writable<'_, T> {
         Writable { reg: self }
+    }
+}
+
+/// The direction an interest waits on: reading if it includes reading.
+fn direction(interest: Interest) -> Direction {
+    if interest.is_readable() {
+        Direction::Read
+    } else {
+        Direction::Write
     }
 }
 

@@ -11,6 +11,7 @@
 //! the runtime's `Arc`) and [`Reactor`] (the slab and the event buffer;
 //! runtime thread only).
 
+mod atomic_waker;
 mod ready;
 mod scheduled_io;
 
@@ -206,9 +207,15 @@ impl Reactor {
     }
 }
 
-/// Wakes each waker; a panicking (foreign) waker does not unwind through the reactor.
+/// Wakes each waker, in order. A panicking (foreign) waker does not unwind
+/// through the reactor, and the wakers after it are still woken.
 pub(crate) fn wake_all(wakers: &mut Vec<Waker>) {
-    for w in wakers.drain(..) {
-        let _ = panic::catch_unwind(AssertUnwindSafe(|| w.wake()));
+    wakers.reverse();
+    while !wakers.is_empty() {
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+            while let Some(w) = wakers.pop() {
+                w.wake();
+            }
+        }));
     }
 }

@@ -17,9 +17,9 @@
 use std::io;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
-use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
+use super::atomic_waker::AtomicWaker;
 use super::ready::Ready;
 
 /// The runtime that owned this registration has shut down: every poll fails.
@@ -58,24 +58,29 @@ impl ReadyEvent {
     }
 }
 
-/// The waiting tasks: at most one per direction (a reader and a writer can
-/// wait at the same time, e.g. the two halves of a split stream).
-#[derive(Debug, Default)]
-struct Waiters {
-    reader: Option<Waker>,
-    writer: Option<Waker>,
-}
-
 /// One registered fd's readiness and waiting tasks.
+///
+/// At most one task waits per direction (a reader and a writer can wait at
+/// the same time, e.g. the two halves of a split stream); a second reader
+/// replaces the first one's waker.
 #[derive(Debug)]
 pub(crate) struct ScheduledIo {
     /// Ready bits, SHUTDOWN and the tick (see the module docs).
     readiness: AtomicUsize,
     /// The token this entry is registered under (slab index + generation).
     pub(crate) token: u64,
-    /// Wakers to call on readiness. A mutex because the registration may be
-    /// polled from any thread; it is never held while waking.
-    waiters: Mutex<Waiters>,
+    /// The task waiting to read. Lock-free: the registration may be polled
+    /// from any thread, and the reactor never blocks on it.
+    reader: AtomicWaker,
+    /// The task waiting to write.
+    writer: AtomicWaker,
+}
+
+/// What a poll finds in the readiness word.
+enum Found {
+    Ready(ReadyEvent),
+    NotReady,
+    Shutdown,
 }
 
 impl ScheduledIo {
@@ -85,75 +90,80 @@ impl ScheduledIo {
         ScheduledIo {
             readiness: AtomicUsize::new((Ready::READABLE | Ready::WRITABLE).0 as usize),
             token,
-            waiters: Mutex::new(Waiters::default()),
+            reader: AtomicWaker::new(),
+            writer: AtomicWaker::new(),
         }
-    }
-
-    fn waiters(&self) -> std::sync::MutexGuard<'_, Waiters> {
-        // A poisoned lock only means a waker's clone panicked; the data is intact.
-        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Adds `ready` (from an event) and bumps the tick; then moves the
     /// wakers interested in it to `out`. Called by the reactor.
+    #[inline]
     pub(crate) fn set_readiness(&self, ready: Ready, out: &mut Vec<Waker>) {
         let _ = self.readiness.fetch_update(AcqRel, Acquire, |curr| {
             let tick = ((curr & TICK_MASK) >> TICK_SHIFT).wrapping_add(1) & 0xffff;
             Some((tick << TICK_SHIFT) | (curr & (READY_BITS | SHUTDOWN)) | ready.0 as usize)
         });
-        let mut waiters = self.waiters();
         if ready.is_readable() {
-            out.extend(waiters.reader.take());
+            if let Some(w) = self.reader.take() {
+                out.push(w);
+            }
         }
         if ready.is_writable() {
-            out.extend(waiters.writer.take());
+            if let Some(w) = self.writer.take() {
+                out.push(w);
+            }
         }
     }
 
     /// Marks the entry dead (runtime shut down) and moves all wakers to `out`.
     pub(crate) fn shutdown(&self, out: &mut Vec<Waker>) {
         self.readiness.fetch_or(SHUTDOWN, AcqRel);
-        let mut waiters = self.waiters();
-        out.extend(waiters.reader.take());
-        out.extend(waiters.writer.take());
+        out.extend(self.reader.take());
+        out.extend(self.writer.take());
     }
 
-    fn ready_event(curr: usize, dir: Direction) -> io::Result<Option<ReadyEvent>> {
-        if curr & SHUTDOWN != 0 {
-            return Err(io::Error::other("the weft runtime this I/O object was registered with has shut down"));
-        }
+    #[inline]
+    fn find(&self, dir: Direction) -> Found {
+        let curr = self.readiness.load(Acquire);
         let ready = Ready(curr as u8 & READY_BITS as u8).intersection(dir.mask());
-        if ready.is_empty() {
-            return Ok(None);
+        if curr & SHUTDOWN != 0 {
+            Found::Shutdown
+        } else if ready.is_empty() {
+            Found::NotReady
+        } else {
+            Found::Ready(ReadyEvent { ready, tick: ((curr & TICK_MASK) >> TICK_SHIFT) as u16 })
         }
-        Ok(Some(ReadyEvent { ready, tick: ((curr & TICK_MASK) >> TICK_SHIFT) as u16 }))
     }
 
     /// The direction's cached readiness, without parking anyone.
+    #[inline]
     pub(crate) fn readiness(&self, dir: Direction) -> io::Result<Option<ReadyEvent>> {
-        Self::ready_event(self.readiness.load(Acquire), dir)
+        match self.find(dir) {
+            Found::Ready(ev) => Ok(Some(ev)),
+            Found::NotReady => Ok(None),
+            Found::Shutdown => Err(shutdown_error()),
+        }
     }
 
     /// Ready if the direction's bits are set; otherwise parks `cx`'s waker.
+    #[inline]
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<ReadyEvent>> {
-        if let Some(ev) = Self::ready_event(self.readiness.load(Acquire), dir).transpose() {
-            return Poll::Ready(ev);
+        match self.find(dir) {
+            Found::Ready(ev) => return Poll::Ready(Ok(ev)),
+            Found::Shutdown => return Poll::Ready(Err(shutdown_error())),
+            Found::NotReady => {}
         }
-        let mut waiters = self.waiters();
-        // Check again under the lock: the reactor sets readiness before it
-        // takes the lock, so either we see the bit now or it sees our waker.
-        if let Some(ev) = Self::ready_event(self.readiness.load(Acquire), dir).transpose() {
-            return Poll::Ready(ev);
+        match dir {
+            Direction::Read => self.reader.register(cx.waker()),
+            Direction::Write => self.writer.register(cx.waker()),
         }
-        let slot = match dir {
-            Direction::Read => &mut waiters.reader,
-            Direction::Write => &mut waiters.writer,
-        };
-        match slot {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => *slot = Some(cx.waker().clone()),
+        // Check again: the reactor sets readiness before it takes the
+        // waker, so either we see the bit now or it sees our waker.
+        match self.find(dir) {
+            Found::Ready(ev) => Poll::Ready(Ok(ev)),
+            Found::Shutdown => Poll::Ready(Err(shutdown_error())),
+            Found::NotReady => Poll::Pending,
         }
-        Poll::Pending
     }
 
     /// Clears what `event` reported, unless a newer event arrived since
@@ -165,6 +175,11 @@ impl ScheduledIo {
             (tick == event.tick).then_some(curr & !clear)
         });
     }
+}
+
+#[cold]
+fn shutdown_error() -> io::Error {
+    io::Error::other("the weft runtime this I/O object was registered with has shut down")
 }
 
 #[cfg(test)]
