@@ -48,6 +48,8 @@ mod interest;
 pub mod io;
 mod reactor;
 mod runtime;
+pub mod signal;
+pub mod sync;
 pub mod sys;
 mod task;
 pub mod time;

@@ -108,6 +108,25 @@ pub fn cvt_r<T: IsMinusOne>(mut f: impl FnMut() -> T) -> io::Result<T> {
     }
 }
 
+/// The calling thread's `errno` (for code that must preserve it, like a signal handler).
+pub(crate) fn errno() -> i32 {
+    // SAFETY: the location is valid for the calling thread's lifetime.
+    unsafe { *errno_location() }
+}
+
+/// Sets the calling thread's `errno`.
+pub(crate) fn set_errno(value: i32) {
+    // SAFETY: as for `errno`.
+    unsafe { *errno_location() = value }
+}
+
+#[cfg(target_os = "android")]
+use libc::__errno as errno_location;
+#[cfg(any(target_os = "linux", target_os = "dragonfly"))]
+use libc::__errno_location as errno_location;
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+use libc::__error as errno_location;
+
 /// Converts an optional timeout to whole milliseconds for `epoll_wait`,
 /// rounding up so a timer never fires early; `None` is `-1` (wait forever).
 #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]

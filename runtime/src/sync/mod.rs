@@ -1,0 +1,51 @@
+//! Channels between tasks (and threads): [`mpsc`] and [`oneshot`].
+//!
+//! Both are a `Mutex`-protected queue plus the wakers of whoever waits on
+//! it: simple to reason about, and uncontended on the one runtime thread.
+//! Every side works from any thread; a `std::thread` can feed a task with
+//! [`mpsc::Sender::blocking_send`] and wait with
+//! [`mpsc::Receiver::blocking_recv`].
+
+pub mod mpsc;
+pub mod oneshot;
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake};
+use std::thread::{self, Thread};
+
+/// Wakes a parked OS thread.
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Runs `future` on the calling OS thread, parking between polls. For the
+/// `blocking_*` methods, which are called from plain threads.
+///
+/// # Panics
+/// If called inside a weft runtime, where parking would stall every task.
+#[track_caller]
+fn park_on<F: Future>(future: F) -> F::Output {
+    assert!(
+        !crate::is_inside_runtime(),
+        "blocking channel operations would stall the weft runtime on this thread; use the async methods"
+    );
+    let waker = Arc::new(ThreadWaker(thread::current())).into();
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+        thread::park();
+    }
+}
