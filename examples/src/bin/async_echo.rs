@@ -1,32 +1,40 @@
 //! async_echo: a TCP echo server where every connection is its own task,
 //! all on one thread, multiplexed by epoll/kqueue.
 //!
-//! Each task reads like blocking code (`read`, then `write_all`, in a
-//! loop), yet thousands run at once: when a socket has no data, its task
-//! parks and the thread serves the others. An idle connection holds no
-//! buffer: it waits for readability first and borrows a pooled buffer only
-//! while it has data to echo.
-
-use std::io;
-use std::net::SocketAddr;
-use std::process::ExitCode;
-use std::time::Duration;
+//! Each task reads like blocking code (wait for data, read, write it back,
+//! in a loop), yet thousands run at once: when a socket has no data, its
+//! task parks and the thread serves the others. An idle connection holds no
+//! buffer: it waits for readability first, and reads into one scratch
+//! buffer that all connections share.
 
 use std::cell::RefCell;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::task::Poll;
+use std::time::Duration;
 
 use examples::{announce, Args};
 use net::{TcpListener, TcpStream};
 use runtime::io::AsyncWriteExt;
+use runtime::signal::{signal, SignalKind};
+use runtime::sync::mpsc;
+use runtime::time::{sleep, timeout, Sleep};
 
 const USAGE: &str = "\
-usage: async_echo [--addr HOST:PORT] [--upper] [--quiet]
+usage: async_echo [--addr HOST:PORT] [--upper] [--quiet] [--grace-ms MS]
 
 A TCP echo server: one task per connection, one thread.
+On SIGINT or SIGTERM it stops accepting, gives open connections up to the
+grace period to finish, and exits with status 0.
 
 options:
   --addr HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 picks a free port)
   --upper           send ASCII letters back upper-cased
   --quiet           do not log connections on stderr
+  --grace-ms MS     how long open connections may finish after a signal (default 5000)
   --help            show this help
 ";
 
@@ -46,11 +54,12 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 struct Options {
     upper: bool,
     quiet: bool,
+    grace: Duration,
 }
 
 fn main() -> ExitCode {
     let args = match Args::parse(std::env::args().skip(1), &["upper", "quiet", "help"])
-        .and_then(|a| a.reject_unknown(&["addr", "upper", "quiet", "help"]).map(|()| a))
+        .and_then(|a| a.reject_unknown(&["addr", "upper", "quiet", "grace-ms", "help"]).map(|()| a))
     {
         Ok(a) => a,
         Err(e) => {
@@ -63,7 +72,14 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let addr = args.value("addr").unwrap_or("127.0.0.1:8080").to_owned();
-    let opts = Options { upper: args.flag("upper"), quiet: args.flag("quiet") };
+    let grace = match args.parsed("grace-ms", 5000u64) {
+        Ok(ms) => Duration::from_millis(ms),
+        Err(e) => {
+            eprintln!("async_echo: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = Options { upper: args.flag("upper"), quiet: args.flag("quiet"), grace };
     match runtime::block_on(serve(addr, opts)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -73,26 +89,67 @@ fn main() -> ExitCode {
     }
 }
 
+/// What woke the accept loop.
+enum Event {
+    Accepted(io::Result<(TcpStream, SocketAddr)>),
+    Shutdown,
+}
+
 async fn serve(addr: String, opts: Options) -> io::Result<()> {
     let listener = TcpListener::bind(addr.as_str()).await?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
     announce(listener.local_addr()?);
+    // Every connection task holds a clone of `open`; `closed.recv()` returns
+    // `None` once all of them have finished.
+    let (open, mut closed) = mpsc::channel::<()>(1);
+    let mut backoff: Option<Sleep> = None;
     loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                // Each connection is its own task; a failure ends only that task.
-                runtime::spawn(connection(stream, peer, opts));
+        let event = poll_fn(|cx| {
+            if interrupt.poll_recv(cx).is_ready() || terminate.poll_recv(cx).is_ready() {
+                return Poll::Ready(Event::Shutdown);
             }
-            Err(e) if is_resource_exhaustion(&e) => {
+            if let Some(pause) = backoff.as_mut() {
+                if Pin::new(pause).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                backoff = None;
+            }
+            listener.poll_accept(cx).map(Event::Accepted)
+        })
+        .await;
+        match event {
+            Event::Accepted(Ok((stream, peer))) => {
+                // Each connection is its own task; a failure ends only that task.
+                let open = open.clone();
+                runtime::spawn(async move {
+                    connection(stream, peer, opts).await;
+                    drop(open);
+                });
+            }
+            Event::Accepted(Err(e)) if is_resource_exhaustion(&e) => {
                 // The connection stays queued in the kernel; retrying at once
                 // would fail again and spin. Pause, then try again.
                 if !opts.quiet {
                     eprintln!("accept failed: {e}; retrying in {} ms", ACCEPT_BACKOFF.as_millis());
                 }
-                runtime::time::sleep(ACCEPT_BACKOFF).await;
+                backoff = Some(sleep(ACCEPT_BACKOFF));
             }
-            Err(e) => return Err(io::Error::new(e.kind(), format!("accept: {e}"))),
+            Event::Accepted(Err(e)) => return Err(io::Error::new(e.kind(), format!("accept: {e}"))),
+            Event::Shutdown => break,
         }
     }
+    // Stop accepting (the listening socket closes now), then wait for the
+    // open connections, at most the grace period.
+    drop(listener);
+    drop(open);
+    if !opts.quiet {
+        eprintln!("shutting down: waiting up to {} ms for open connections", opts.grace.as_millis());
+    }
+    if timeout(opts.grace, closed.recv()).await.is_err() && !opts.quiet {
+        eprintln!("grace period over: closing the remaining connections");
+    }
+    Ok(())
 }
 
 /// EMFILE / ENFILE (out of fds) and ENOBUFS / ENOMEM: transient, wait them out.
