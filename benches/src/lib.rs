@@ -1,1 +1,219 @@
 //! Shared helpers for the benchmarks.
+//!
+//! Everything here is runtime-agnostic (std only), so when a benchmark runs
+//! the same workload on weft and on tokio, the executor is the only thing
+//! that differs.
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+/// Who holds the baton, and the parked waker of each side.
+#[derive(Debug)]
+struct BatonState {
+    /// 0 or 1: the side whose turn it is.
+    holder: usize,
+    /// The waker each side parked while waiting for its turn.
+    waiters: [Option<Waker>; 2],
+}
+
+/// One side of a baton shared by two tasks: [`Player::turn`] waits until
+/// this side holds it, [`Player::pass`] hands it over and wakes the other.
+///
+/// A round trip (each side taking one turn) costs two wakes and two polls,
+/// so a ping-pong loop measures the executor's wake-to-poll path.
+///
+/// ```
+/// let (a, b) = benches::baton();
+/// assert!(a.holds());
+/// a.pass();
+/// assert!(b.holds() && !a.holds());
+/// ```
+pub struct Player {
+    shared: Arc<Mutex<BatonState>>,
+    /// This player's index in `BatonState`.
+    side: usize,
+}
+
+/// Two players sharing one baton; the first holds it.
+pub fn baton() -> (Player, Player) {
+    let shared = Arc::new(Mutex::new(BatonState { holder: 0, waiters: [None, None] }));
+    (Player { shared: shared.clone(), side: 0 }, Player { shared, side: 1 })
+}
+
+impl Player {
+    fn state(&self) -> MutexGuard<'_, BatonState> {
+        // Poison only means a benchmark task panicked; the state is two plain fields.
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// True if it is this player's turn.
+    pub fn holds(&self) -> bool {
+        self.state().holder == self.side
+    }
+
+    /// Waits until this player holds the baton.
+    pub fn turn(&self) -> Turn<'_> {
+        Turn { player: self }
+    }
+
+    /// Hands the baton to the other player and wakes it (outside the lock).
+    pub fn pass(&self) {
+        let waker = {
+            let mut state = self.state();
+            let other = 1 - self.side;
+            state.holder = other;
+            state.waiters[other].take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+impl fmt::Debug for Player {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Player").field("side", &self.side).field("holds", &self.holds()).finish()
+    }
+}
+
+/// The future returned by [`Player::turn`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct Turn<'a> {
+    player: &'a Player,
+}
+
+impl Future for Turn<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.player.state();
+        if state.holder == self.player.side {
+            return Poll::Ready(());
+        }
+        let slot = &mut state.waiters[self.player.side];
+        match slot {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+/// Measurements of one side of a comparison (seconds, or KiB), in the order they were taken.
+#[derive(Clone, Debug, Default)]
+pub struct Samples(Vec<f64>);
+
+impl Samples {
+    /// Records one measurement.
+    pub fn push(&mut self, value: f64) {
+        self.0.push(value);
+    }
+
+    /// The median (mean of the middle two for an even count); NaN if empty.
+    pub fn median(&self) -> f64 {
+        let mut v = self.0.clone();
+        v.sort_by(f64::total_cmp);
+        match v.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
+    }
+
+    /// The smallest sample; NaN if empty.
+    pub fn min(&self) -> f64 {
+        self.0.iter().copied().reduce(f64::min).unwrap_or(f64::NAN)
+    }
+
+    /// The largest sample; NaN if empty.
+    pub fn max(&self) -> f64 {
+        self.0.iter().copied().reduce(f64::max).unwrap_or(f64::NAN)
+    }
+}
+
+/// A unit for `value` seconds that leaves three or four significant digits.
+fn time_unit(secs: f64) -> (f64, &'static str) {
+    if secs >= 1.0 {
+        (1.0, "s")
+    } else if secs >= 1e-3 {
+        (1e3, "ms")
+    } else if secs >= 1e-6 {
+        (1e6, "µs")
+    } else {
+        (1e9, "ns")
+    }
+}
+
+/// Formats seconds, e.g. `12.50 ms`.
+pub fn format_secs(secs: f64) -> String {
+    let (scale, unit) = time_unit(secs);
+    format!("{:.2} {unit}", secs * scale)
+}
+
+/// `median [min..max]` of timings in seconds, all in the median's unit.
+pub fn format_secs_stats(s: &Samples) -> String {
+    let (scale, unit) = time_unit(s.median());
+    format!("{:.2} {unit} [{:.2}..{:.2}]", s.median() * scale, s.min() * scale, s.max() * scale)
+}
+
+/// `median [min..max]` of sizes in KiB, shown in MiB.
+pub fn format_kib_stats(s: &Samples) -> String {
+    let mib = 1.0 / 1024.0;
+    format!("{:.1} MiB [{:.1}..{:.1}]", s.median() * mib, s.min() * mib, s.max() * mib)
+}
+
+/// The process's peak resident set size (`VmHWM` in `/proc/self/status`),
+/// in KiB; `None` where procfs is unavailable.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_min_max() {
+        let mut s = Samples::default();
+        assert!(s.median().is_nan());
+        for v in [3.0, 1.0, 2.0, 10.0] {
+            s.push(v);
+        }
+        assert_eq!((s.median(), s.min(), s.max()), (2.5, 1.0, 10.0));
+        s.push(0.5);
+        assert_eq!(s.median(), 2.0);
+    }
+
+    #[test]
+    fn turn_parks_until_passed() {
+        let (a, b) = baton();
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(Pin::new(&mut b.turn()).poll(&mut cx).is_pending());
+        assert!(Pin::new(&mut a.turn()).poll(&mut cx).is_ready());
+        a.pass();
+        assert!(Pin::new(&mut b.turn()).poll(&mut cx).is_ready());
+        assert!(Pin::new(&mut a.turn()).poll(&mut cx).is_pending());
+    }
+
+    #[test]
+    fn units() {
+        assert_eq!(format_secs(2.0), "2.00 s");
+        assert_eq!(format_secs(0.0125), "12.50 ms");
+        assert_eq!(format_secs(0.000_003), "3.00 µs");
+        let mut s = Samples::default();
+        for v in [0.0125, 0.011, 0.0131] {
+            s.push(v);
+        }
+        assert_eq!(format_secs_stats(&s), "12.50 ms [11.00..13.10]");
+        let mut kib = Samples::default();
+        kib.push(2048.0);
+        assert_eq!(format_kib_stats(&kib), "2.0 MiB [2.0..2.0]");
+    }
+}

@@ -1,8 +1,9 @@
 //! Shared helpers for the integration tests.
 //!
-//! Everything here is runtime-agnostic (std only), so a helper can never
-//! hide a runtime bug: the futures below wake and count exactly what they
-//! say, whichever executor polls them.
+//! The helpers in this file are runtime-agnostic (std only), so they can
+//! never hide a runtime bug: the futures below wake and count exactly what
+//! they say, whichever executor polls them. [`net_util`] holds the helpers
+//! that build on the crates under test.
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 use std::fmt;
@@ -187,3 +188,4 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "<non-string panic payload>".to_owned())
 }
+pub mod net_util;
