@@ -7,18 +7,18 @@
 //! the thread running `block_on`, found through the `CURRENT` pointer.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::marker::PhantomData;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::Wake;
 use std::time::Instant;
 
 use crate::reactor::{Driver, Reactor};
 use crate::task::{Task, TaskList};
-use crate::time::store::TimerStore;
+use crate::time::store::{TimerKey, TimerStore};
 
 /// The thread-safe part of a runtime.
 #[derive(Debug)]
@@ -37,9 +37,22 @@ pub(crate) struct Shared {
     pub(crate) main_woken: AtomicBool,
     /// The runtime has been dropped: remote wakes drop their task instead.
     closed: AtomicBool,
+    /// Timers whose `Sleep` was dropped away from the runtime's thread.
+    timer_cancels: Mutex<Vec<TimerKey>>,
+    /// Hint that `timer_cancels` is non-empty.
+    has_timer_cancels: AtomicBool,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Live runtimes by id: the slow path for objects dropped away from their
+/// runtime's thread (they keep only the id, not a reference).
+static RUNTIMES: Mutex<BTreeMap<u64, Weak<Shared>>> = Mutex::new(BTreeMap::new());
+
+/// The runtime with this id, if it is still alive.
+pub(crate) fn find_runtime(id: u64) -> Option<Arc<Shared>> {
+    RUNTIMES.lock().unwrap_or_else(PoisonError::into_inner).get(&id).and_then(Weak::upgrade)
+}
 
 impl Shared {
     pub(crate) fn new() -> io::Result<Shared> {
@@ -51,7 +64,23 @@ impl Shared {
             notified: AtomicBool::new(false),
             main_woken: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            timer_cancels: Mutex::new(Vec::new()),
+            has_timer_cancels: AtomicBool::new(false),
         })
+    }
+
+    /// Queues a timer cancellation for the runtime thread to apply.
+    pub(crate) fn cancel_timer_later(&self, key: TimerKey) {
+        self.timer_cancels.lock().unwrap_or_else(PoisonError::into_inner).push(key);
+        self.has_timer_cancels.store(true, Ordering::Release);
+    }
+
+    /// Takes the queued timer cancellations.
+    pub(crate) fn take_timer_cancels(&self) -> Vec<TimerKey> {
+        if !self.has_timer_cancels.swap(false, Ordering::Acquire) {
+            return Vec::new();
+        }
+        std::mem::take(&mut *self.timer_cancels.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Pushes a task woken off the runtime thread and wakes the poller.
@@ -147,8 +176,10 @@ pub(crate) struct Core {
 impl Core {
     pub(crate) fn new(event_interval: usize, max_events: usize) -> io::Result<Core> {
         let now = Instant::now();
+        let shared = Arc::new(Shared::new()?);
+        RUNTIMES.lock().unwrap_or_else(PoisonError::into_inner).insert(shared.id, Arc::downgrade(&shared));
         Ok(Core {
-            shared: Arc::new(Shared::new()?),
+            shared,
             run_queue: RefCell::new(VecDeque::new()),
             tasks: RefCell::new(TaskList::default()),
             reactor: Reactor::new(max_events),
@@ -161,6 +192,12 @@ impl Core {
 
     pub(crate) fn pop(&self) -> Option<Task> {
         self.run_queue.borrow_mut().pop_front()
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        RUNTIMES.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.shared.id);
     }
 }
 

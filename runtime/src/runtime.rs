@@ -222,6 +222,10 @@ fn run_tasks(core: &Core) {
 /// Waits in the kernel (not at all if work is pending; else until the
 /// earliest timer), dispatches I/O events and fires due timers.
 fn park(core: &Core) {
+    for key in core.shared.take_timer_cancels() {
+        let waker = core.timers.borrow_mut().cancel(key);
+        drop(waker);
+    }
     let busy = !core.run_queue.borrow().is_empty()
         || core.shared.has_injected()
         || core.shared.main_woken.load(std::sync::atomic::Ordering::Acquire);

@@ -306,3 +306,22 @@ fn a_sleep_polled_outside_a_runtime_panics_with_a_clear_message() {
     let msg = tests::panic_message(&*payload);
     assert!(msg.contains("outside of a weft runtime"), "{msg}");
 }
+
+#[test]
+fn a_sleep_dropped_outside_its_runtime_is_cancelled_at_the_next_turn() -> io::Result<()> {
+    let rt = Runtime::new()?;
+    // Register a sleep, then carry it out of `block_on` and on to another thread.
+    let s = rt.block_on(async {
+        let mut s = sleep(Duration::from_secs(3600));
+        assert!(!poll_once(&mut s).await);
+        s
+    });
+    assert_eq!(rt.metrics().pending_timers, 1);
+    std::thread::scope(|scope| {
+        scope.spawn(move || drop(s));
+    });
+    // The next turn of the loop applies the cancellation.
+    rt.block_on(runtime::yield_now());
+    assert_eq!(rt.metrics().pending_timers, 0);
+    Ok(())
+}

@@ -85,17 +85,20 @@ impl Sleep {
     }
 
     fn cancel(&mut self) {
-        if let Some(entry) = self.entry.take() {
-            // On another thread (or after the runtime is gone) the entry
-            // cannot be reached; it frees itself when it fires.
-            let waker = context::with_current(|core| {
-                if core.shared.id == entry.runtime {
-                    core.timers.borrow_mut().cancel(entry.key)
-                } else {
-                    None
+        let Some(entry) = self.entry.take() else { return };
+        let cancelled = context::with_current(|core| {
+            (core.shared.id == entry.runtime).then(|| core.timers.borrow_mut().cancel(entry.key))
+        });
+        match cancelled {
+            // The waker is dropped here, outside the store's borrow.
+            Some(Some(waker)) => drop(waker),
+            // Dropped away from its runtime (another thread, or outside
+            // `block_on`): the runtime frees the entry at its next turn.
+            _ => {
+                if let Some(shared) = context::find_runtime(entry.runtime) {
+                    shared.cancel_timer_later(entry.key);
                 }
-            });
-            drop(waker);
+            }
         }
     }
 }
