@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::Wake;
 use std::time::Instant;
 
+use crate::injector::Injector;
 use crate::reactor::{Driver, Reactor};
 use crate::task::{Task, TaskList};
 use crate::time::store::{TimerKey, TimerStore};
@@ -28,11 +29,7 @@ pub(crate) struct Shared {
     /// The poller and deferred deregistrations.
     pub(crate) driver: Driver,
     /// Tasks woken from other threads, moved to the run queue each tick.
-    injector: Mutex<Vec<Task>>,
-    /// Hint that `injector` is non-empty, checked without the lock.
-    injected: AtomicBool,
-    /// A notify is pending on the poller: further remote wakes skip the syscall.
-    notified: AtomicBool,
+    injector: Injector<Task>,
     /// The `block_on` future was woken.
     pub(crate) main_woken: AtomicBool,
     /// The runtime has been dropped: remote wakes drop their task instead.
@@ -59,9 +56,7 @@ impl Shared {
         Ok(Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             driver: Driver::new()?,
-            injector: Mutex::new(Vec::new()),
-            injected: AtomicBool::new(false),
-            notified: AtomicBool::new(false),
+            injector: Injector::new(),
             main_woken: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             timer_cancels: Mutex::new(Vec::new()),
@@ -88,8 +83,7 @@ impl Shared {
         if self.is_closed() {
             return;
         }
-        self.injector.lock().unwrap_or_else(PoisonError::into_inner).push(task);
-        self.injected.store(true, Ordering::Release);
+        let notify = self.injector.push(task);
         // The runtime may have shut down between the check above and the
         // push; then nobody will drain the queue, so drain it here (tasks in
         // it hold an `Arc<Shared>`: leaving them would leak both).
@@ -97,34 +91,35 @@ impl Shared {
             drop(self.take_injected());
             return;
         }
-        self.unpark();
+        if notify {
+            self.notify_poller();
+        }
     }
 
     /// Makes the event loop's kernel wait return, once per burst of wakes.
     pub(crate) fn unpark(&self) {
-        if !self.notified.swap(true, Ordering::AcqRel) {
-            // A failed notify means the eventfd is gone; the runtime is being
-            // torn down and nothing is waiting.
-            let _ = self.driver.poller.notify();
+        if self.injector.request_notify() {
+            self.notify_poller();
         }
+    }
+
+    fn notify_poller(&self) {
+        // A failed notify means the eventfd is gone; the runtime is being
+        // torn down and nothing is waiting.
+        let _ = self.driver.poller.notify();
     }
 
     /// Called by the loop before it drains the injector: later wakes must notify again.
     pub(crate) fn clear_notified(&self) {
-        if self.notified.load(Ordering::Relaxed) {
-            self.notified.store(false, Ordering::SeqCst);
-        }
+        self.injector.clear_notified();
     }
 
     pub(crate) fn take_injected(&self) -> Vec<Task> {
-        if !self.injected.swap(false, Ordering::Acquire) {
-            return Vec::new();
-        }
-        std::mem::take(&mut *self.injector.lock().unwrap_or_else(PoisonError::into_inner))
+        self.injector.take()
     }
 
     pub(crate) fn has_injected(&self) -> bool {
-        self.injected.load(Ordering::Acquire)
+        self.injector.has_items()
     }
 
     pub(crate) fn close(&self) {

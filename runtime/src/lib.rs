@@ -44,8 +44,12 @@
 
 mod blocking;
 mod context;
+mod injector;
 mod interest;
 pub mod io;
+mod loom;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod reactor;
 mod runtime;
 pub mod signal;

@@ -6,14 +6,13 @@
 //! other's bit set backs off and makes sure the wake is not lost: a waker
 //! that finds `REGISTERING` leaves `WAKING` set for the registrant to see,
 //! and a registrant that sees `WAKING` when it unlocks wakes the task itself.
-//! A third bit, `FULL`, says the slot holds a waker, so taking from an empty
-//! slot (the common case for the direction nobody waits on) is one load.
+//! A third bit, `FULL`, says the slot holds a waker.
 
-use std::cell::UnsafeCell;
 use std::fmt;
-use std::sync::atomic::AtomicU8;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
 use std::task::Waker;
+
+use crate::loom::{AtomicU8, UnsafeCell};
 
 /// Nobody holds the slot.
 const IDLE: u8 = 0;
@@ -38,7 +37,7 @@ unsafe impl Send for AtomicWaker {}
 unsafe impl Sync for AtomicWaker {}
 
 impl AtomicWaker {
-    pub(crate) const fn new() -> AtomicWaker {
+    pub(crate) fn new() -> AtomicWaker {
         AtomicWaker { state: AtomicU8::new(IDLE), waker: UnsafeCell::new(None) }
     }
 
@@ -58,16 +57,18 @@ impl AtomicWaker {
                 Err(actual) => curr = actual,
             }
         }
-        // SAFETY: we hold REGISTERING, so nobody else touches the slot.
-        let slot = unsafe { &mut *self.waker.get() };
-        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            *slot = Some(waker.clone());
-        }
+        self.waker.with_mut(|slot| {
+            // SAFETY: we hold REGISTERING, so nobody else touches the slot.
+            let slot = unsafe { &mut *slot };
+            if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                *slot = Some(waker.clone());
+            }
+        });
         if self.state.compare_exchange(REGISTERING, FULL, AcqRel, Acquire).is_err() {
             // A take arrived while we held the slot and set WAKING without
             // taking: deliver its wake ourselves.
             // SAFETY: REGISTERING is still ours (only we clear it).
-            let taken = unsafe { (*self.waker.get()).take() };
+            let taken = self.waker.with_mut(|slot| unsafe { (*slot).take() });
             self.state.store(IDLE, Release);
             if let Some(w) = taken {
                 w.wake();
@@ -76,13 +77,11 @@ impl AtomicWaker {
     }
 
     /// Takes the stored waker, if any, for the caller to wake.
+    ///
+    /// Always a read-modify-write: a plain load could miss a registration
+    /// whose own re-check of readiness misses our event (store buffering).
     #[inline]
     pub(crate) fn take(&self) -> Option<Waker> {
-        // Empty and unlocked: nothing to take. A registration racing with
-        // us re-checks readiness after it stores its waker (see `poll_ready`).
-        if self.state.load(Acquire) == IDLE {
-            return None;
-        }
         let prev = self.state.fetch_or(WAKING, AcqRel);
         if prev & (REGISTERING | WAKING) != 0 {
             // The registrant holds the slot and delivers the wake when it
@@ -90,7 +89,7 @@ impl AtomicWaker {
             return None;
         }
         // SAFETY: we set WAKING on an unlocked state, so we hold the slot.
-        let waker = unsafe { (*self.waker.get()).take() };
+        let waker = self.waker.with_mut(|slot| unsafe { (*slot).take() });
         self.state.store(IDLE, Release);
         waker
     }

@@ -15,12 +15,12 @@
 //! must not be lost (the fd is edge-triggered and will not report it again).
 
 use std::io;
-use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
 use std::task::{Context, Poll, Waker};
 
 use super::atomic_waker::AtomicWaker;
 use super::ready::Ready;
+use crate::loom::AtomicUsize;
 
 /// The runtime that owned this registration has shut down: every poll fails.
 const SHUTDOWN: usize = 1 << 5;
@@ -96,19 +96,29 @@ impl ScheduledIo {
     }
 
     /// Adds `ready` (from an event) and bumps the tick; then moves the
-    /// wakers interested in it to `out`. Called by the reactor.
+    /// wakers of the directions that just became ready to `out`.
+    ///
+    /// A direction that was already ready has no parked task: a task parks
+    /// only after seeing its direction not ready (re-checked after its
+    /// waker is stored), and the event that made it ready took that waker.
+    /// Skipping it saves two atomic operations per event on the side
+    /// nobody waits on (usually the writable side).
     #[inline]
     pub(crate) fn set_readiness(&self, ready: Ready, out: &mut Vec<Waker>) {
-        let _ = self.readiness.fetch_update(AcqRel, Acquire, |curr| {
-            let tick = ((curr & TICK_MASK) >> TICK_SHIFT).wrapping_add(1) & 0xffff;
-            Some((tick << TICK_SHIFT) | (curr & (READY_BITS | SHUTDOWN)) | ready.0 as usize)
-        });
-        if ready.is_readable() {
+        let prev = self
+            .readiness
+            .fetch_update(AcqRel, Acquire, |curr| {
+                let tick = ((curr & TICK_MASK) >> TICK_SHIFT).wrapping_add(1) & 0xffff;
+                Some((tick << TICK_SHIFT) | (curr & (READY_BITS | SHUTDOWN)) | ready.0 as usize)
+            })
+            .unwrap_or_else(|curr| curr);
+        let before = Ready(prev as u8 & READY_BITS as u8);
+        if ready.is_readable() && !before.is_readable() {
             if let Some(w) = self.reader.take() {
                 out.push(w);
             }
         }
-        if ready.is_writable() {
+        if ready.is_writable() && !before.is_writable() {
             if let Some(w) = self.writer.take() {
                 out.push(w);
             }

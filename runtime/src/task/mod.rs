@@ -2,6 +2,7 @@
 //! handles (`join`), the runtime's list of live tasks, and [`yield_now`].
 
 pub(crate) mod join;
+pub(crate) mod join_waker;
 pub(crate) mod raw;
 pub(crate) mod state;
 

@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::join::JoinError;
+use super::join_waker::JoinWaker;
 use super::state::State;
 use crate::context::Shared;
 
@@ -61,8 +62,8 @@ pub(crate) struct Header {
     /// Slot in the runtime's task list. Read and written only on the
     /// runtime thread.
     pub(crate) list_index: UnsafeCell<usize>,
-    /// The waker of the task awaiting the `JoinHandle`. Access rules: see `JOIN_WAKER`.
-    join_waker: UnsafeCell<Option<Waker>>,
+    /// The waker of the task awaiting the `JoinHandle`.
+    join_waker: JoinWaker,
 }
 
 /// What the cell holds over the task's life.
@@ -101,7 +102,7 @@ pub(crate) fn allocate<F: Future + 'static>(future: F, shared: Arc<Shared>) -> (
             vtable: vtable::<F>(),
             shared,
             list_index: UnsafeCell::new(usize::MAX),
-            join_waker: UnsafeCell::new(None),
+            join_waker: JoinWaker::new(),
         },
         stage: UnsafeCell::new(Stage::Running(future)),
     });
@@ -254,13 +255,8 @@ fn complete<F: Future>(cell: &Cell<F>, output: Result<F::Output, JoinError>) {
         let stage = unsafe { &mut *cell.stage.get() };
         let old = mem::replace(stage, Stage::Consumed);
         let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(old)));
-    } else if prev.has_join_waker() {
-        // SAFETY: JOIN_WAKER was set when COMPLETE was, so the handle can no
-        // longer write the slot; shared reads of a `Waker` are fine.
-        let waker = unsafe { &*cell.header.join_waker.get() };
-        if let Some(waker) = waker {
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| waker.wake_by_ref()));
-        }
+    } else {
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| cell.header.join_waker.wake(prev)));
     }
 }
 
@@ -309,41 +305,7 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
 pub(crate) fn can_read_output(ptr: NonNull<Header>, waker: &Waker) -> bool {
     // SAFETY: the handle holds a reference.
     let header = unsafe { ptr.as_ref() };
-    let snapshot = header.state.load();
-    if snapshot.is_complete() {
-        return true;
-    }
-    let res = if snapshot.has_join_waker() {
-        // SAFETY: JOIN_WAKER is set: the slot holds a waker and only shared reads happen.
-        let same = unsafe { (*header.join_waker.get()).as_ref() }.is_some_and(|w| w.will_wake(waker));
-        if same {
-            return false;
-        }
-        header.state.unset_join_waker().and_then(|_| store_join_waker(header, waker))
-    } else {
-        store_join_waker(header, waker)
-    };
-    match res {
-        Ok(_) => false,
-        Err(snapshot) => {
-            debug_assert!(snapshot.is_complete());
-            true
-        }
-    }
-}
-
-fn store_join_waker(header: &Header, waker: &Waker) -> Result<(), super::state::Snapshot> {
-    // SAFETY: JOIN_WAKER is clear and only the handle sets it, so the slot is ours to write.
-    unsafe { *header.join_waker.get() = Some(waker.clone()) };
-    match header.state.set_join_waker() {
-        Ok(_) => Ok(()),
-        Err(s) => {
-            // Completed meanwhile; the runtime saw no JOIN_WAKER and will not read the slot.
-            // SAFETY: as above.
-            unsafe { *header.join_waker.get() = None };
-            Err(s)
-        }
-    }
+    header.join_waker.register(&header.state, waker)
 }
 
 /// Reads the finished output into `dst` (a `Poll<Result<T, JoinError>>`).
@@ -363,19 +325,10 @@ pub(crate) unsafe fn read_output_into(ptr: NonNull<Header>, dst: *mut ()) {
 pub(crate) unsafe fn drop_join_handle(ptr: NonNull<Header>) {
     // SAFETY: the handle's reference keeps the header alive.
     let header = unsafe { ptr.as_ref() };
-    match header.state.drop_join_interest() {
-        Ok(_) => {
-            // Not complete: the runtime will drop the output itself, and with
-            // JOIN_WAKER cleared the slot is ours.
-            // SAFETY: see above.
-            let waker = unsafe { (*header.join_waker.get()).take() };
-            drop(waker);
-        }
-        Err(_) => {
-            // Complete with our interest: the unread output is ours to drop.
-            // SAFETY: vtable contract; we are the handle.
-            unsafe { (header.vtable.drop_output)(ptr) };
-        }
+    if header.join_waker.release(&header.state) {
+        // Complete with our interest: the unread output is ours to drop.
+        // SAFETY: vtable contract; we are the handle.
+        unsafe { (header.vtable.drop_output)(ptr) };
     }
     // SAFETY: the handle's own reference.
     unsafe { drop_ref(ptr) }

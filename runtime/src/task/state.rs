@@ -11,8 +11,9 @@
 //! wakers may race from any thread while the runtime thread polls.
 
 use std::fmt;
-use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+
+use crate::loom::AtomicUsize;
 
 /// The task sits in a run queue (local or injection). Set by a wake, cleared
 /// by the runtime just before it polls the task. While set, further wakes do
