@@ -318,7 +318,9 @@ where
 }
 
 /// Spawns a `!Send` task on the current runtime (it can hold `Rc`s and
-/// `RefCell` borrows across `.await`). It never leaves this thread.
+/// `RefCell` borrows across `.await`). It is polled and dropped only on
+/// this thread, even when woken from others; the argument is written out
+/// in the task module (`runtime/src/task/raw.rs`).
 ///
 /// # Panics
 /// If called outside a weft runtime.

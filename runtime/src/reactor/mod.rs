@@ -176,19 +176,25 @@ impl Reactor {
         }
         let mut events = self.events.borrow_mut();
         driver.poller.wait(&mut events, timeout)?;
+        self.dispatch(events.iter());
+        Ok(())
+    }
+
+    /// Records each event's readiness in its entry and wakes the waiting
+    /// tasks. An event whose token's generation is stale (its fd was
+    /// deregistered, and the number perhaps reused) is ignored.
+    fn dispatch(&self, events: impl Iterator<Item = crate::sys::Event>) {
         let mut wakers = std::mem::take(&mut *self.wakers.borrow_mut());
         {
             let slab = self.slab.borrow();
-            for ev in events.iter() {
+            for ev in events {
                 if let Some(io) = slab.get(ev.token) {
                     io.set_readiness(Ready::from_event(&ev), &mut wakers);
                 }
             }
         }
-        drop(events);
         wake_all(&mut wakers);
         *self.wakers.borrow_mut() = wakers;
-        Ok(())
     }
 
     /// Runtime shutdown: every entry fails its next poll, waiters are woken.
@@ -217,5 +223,73 @@ pub(crate) fn wake_all(wakers: &mut Vec<Waker>) {
                 w.wake();
             }
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::{Context, Poll, Wake};
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn event(token: u64) -> crate::sys::Event {
+        crate::sys::Event {
+            token,
+            readable: true,
+            writable: false,
+            read_closed: false,
+            write_closed: false,
+            error: false,
+        }
+    }
+
+    /// An event still in flight for a closed fd, whose number and slab slot
+    /// now belong to a new socket, must not wake the new socket's task.
+    #[test]
+    fn a_stale_token_wakes_no_one() -> io::Result<()> {
+        let driver = Driver::new()?;
+        let reactor = Reactor::new(8);
+        let (a, _a_peer) = UnixStream::pair()?;
+        let old = reactor.register(&driver, a.as_raw_fd(), Interest::READABLE)?;
+        let stale = old.token;
+        driver.poller.delete(a.as_raw_fd())?;
+        assert!(reactor.release(stale));
+
+        // A new socket takes over the same fd number: dup2 closes the old
+        // one and installs the new one atomically, so no other thread can
+        // grab the number in between.
+        let (b, _b_peer) = UnixStream::pair()?;
+        // SAFETY: both fds are open and owned here; `a` now owns a duplicate of `b`.
+        crate::sys::cvt(unsafe { libc::dup2(b.as_raw_fd(), a.as_raw_fd()) })?;
+        let new = reactor.register(&driver, a.as_raw_fd(), Interest::READABLE)?;
+        assert_eq!(new.token & 0xffff_ffff, stale & 0xffff_ffff, "same slot");
+        assert_ne!(new.token, stale, "new generation");
+
+        // The new owner parks (after a WouldBlock) ...
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        let mut cx = Context::from_waker(&waker);
+        let Poll::Ready(Ok(ev)) = new.poll_ready(&mut cx, Direction::Read) else { panic!("starts ready") };
+        new.clear_readiness(ev);
+        assert!(new.poll_ready(&mut cx, Direction::Read).is_pending());
+
+        // ... and the old socket's event arrives: nobody is woken.
+        reactor.dispatch([event(stale)].into_iter());
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        assert!(new.poll_ready(&mut cx, Direction::Read).is_pending());
+
+        // Its own event does wake it.
+        reactor.dispatch([event(new.token)].into_iter());
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        Ok(())
     }
 }

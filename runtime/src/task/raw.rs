@@ -8,15 +8,31 @@
 //!   knows `F` (the monomorphised functions in the vtable).
 //! - It lives while the reference count in `Header::state` is non-zero; the
 //!   last `ref_dec` calls `vtable.dealloc`.
-//! - The future is polled and dropped only by the runtime thread: polls come
-//!   from the run loop; drops from completion, `abort` (run on the runtime
-//!   thread) or shutdown. The task list's reference keeps the allocation
-//!   alive until one of those has happened, so the last reference, wherever
-//!   it drops, never drops the future. This is why a `!Send` future
-//!   (`spawn_local`) is safe behind `Send + Sync` wakers.
 //! - The output is written by the runtime thread before `COMPLETE` is set,
 //!   and afterwards read or dropped by exactly one party: the `JoinHandle` if
 //!   `JOIN_INTEREST` was set at completion, else the runtime at once.
+//!
+//! # Why a `spawn_local` task never leaves its thread
+//!
+//! A `!Send` future sits behind `Send + Sync` wakers and a `Send` handle, so
+//! soundness rests on this argument, kept here in one place:
+//!
+//! 1. *Polls happen on the runtime's thread.* Only the run loop calls
+//!    `vtable.run`, inside `Runtime::block_on`; `Runtime` is `!Send`
+//!    (its `Core` holds `!Send` fields), so that is always the thread that
+//!    created it, which is the thread `spawn_local` was called on (it finds
+//!    the runtime through a thread-local). A wake from another thread only
+//!    queues the task on the injection queue; the loop polls it later.
+//! 2. *The future is dropped on that thread too.* It is dropped when it
+//!    completes (inside `run`), when it is cancelled (`abort` only sets a
+//!    bit and queues the task; `run` drops the future) or at shutdown
+//!    (`Runtime::drop`, same thread). The runtime's task list holds a
+//!    reference until one of those happened, so a last reference released
+//!    elsewhere (a waker dropped on another thread) finds the stage
+//!    already emptied and only frees memory.
+//! 3. *The output stays on that thread unless it is `Send`.* It is dropped
+//!    by the runtime (nobody awaits it) or taken by the `JoinHandle<T>`,
+//!    which is `Send` only if `T` is.
 
 use std::any::Any;
 use std::cell::UnsafeCell;
