@@ -311,11 +311,13 @@ fn a_sleep_polled_outside_a_runtime_panics_with_a_clear_message() {
 fn a_sleep_dropped_outside_its_runtime_is_cancelled_at_the_next_turn() -> io::Result<()> {
     let rt = Runtime::new()?;
     // Register a sleep, then carry it out of `block_on` and on to another thread.
-    let s = rt.block_on(async {
+    let mut carried = None;
+    rt.block_on(async {
         let mut s = sleep(Duration::from_secs(3600));
         assert!(!poll_once(&mut s).await);
-        s
+        carried = Some(s);
     });
+    let s = carried.expect("the sleep was registered");
     assert_eq!(rt.metrics().pending_timers, 1);
     std::thread::scope(|scope| {
         scope.spawn(move || drop(s));
