@@ -15,8 +15,10 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use runtime::io::{Interest, Registration};
+use runtime::time::timeout;
 use runtime::Runtime;
 use tests::{fd_lock, yield_until, CountPolls};
 
@@ -387,4 +389,31 @@ fn a_registration_polled_from_a_pinned_future_after_the_peer_closes() -> io::Res
         assert_eq!(attempts.get(), 2);
         Ok(())
     })
+}
+
+#[test]
+fn would_block_on_a_read_shut_down_datagram_socket_parks_instead_of_spinning() -> io::Result<()> {
+    // Linux reports the read side closed (EPOLLRDHUP) yet answers EAGAIN:
+    // the registration must believe the EAGAIN and park, or the loop spins
+    // and not even a timeout can fire. A watchdog thread turns a spin into
+    // a failure instead of a hung test.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let res = (|| -> io::Result<bool> {
+            let rt = Runtime::new()?;
+            rt.block_on(async {
+                let (a, _b) = std::os::unix::net::UnixDatagram::pair()?;
+                a.set_nonblocking(true)?;
+                a.shutdown(std::net::Shutdown::Read)?;
+                let reg = Registration::new(a)?;
+                let mut buf = [0u8; 8];
+                let res = timeout(Duration::from_millis(50), reg.read_with(|s| s.recv(&mut buf))).await;
+                Ok(res.is_err())
+            })
+        })();
+        let _ = done_tx.send(res);
+    });
+    let timed_out = done_rx.recv_timeout(Duration::from_secs(10)).expect("the runtime thread spins")?;
+    assert!(timed_out, "the receive waits and the timeout fires");
+    Ok(())
 }

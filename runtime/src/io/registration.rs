@@ -111,8 +111,9 @@ impl<T: AsRawFd> Registration<T> {
         self.io.poll_ready(cx, Direction::Write)
     }
 
-    /// Forgets the readiness in `event` (after a `WouldBlock`, or a short
-    /// read that drained the socket), unless a newer event arrived since.
+    /// Forgets the readiness in `event` after the operation returned
+    /// `WouldBlock`, unless a newer event arrived since. Closed bits are
+    /// cleared too: the kernel's answer wins over a stale hang-up report.
     pub fn clear_readiness(&self, event: ReadyEvent) {
         self.io.clear_readiness(event);
     }
@@ -209,7 +210,7 @@ impl<T: AsRawFd> Registration<T> {
             match f(self.get_ref()) {
                 Ok(n) => {
                     if n > 0 && n < len {
-                        self.io.clear_readiness(ev);
+                        self.io.clear_drained(ev);
                     }
                     return Poll::Ready(Ok(n));
                 }
@@ -232,12 +233,10 @@ impl<T: AsRawFd> Registration<T> {
         let ev = self.io.readiness(direction(interest))?;
         let res = f(self.get_ref());
         if let Some(ev) = ev {
-            let drained = match &res {
-                Ok(n) => *n > 0 && *n < len,
-                Err(e) => e.kind() == io::ErrorKind::WouldBlock,
-            };
-            if drained {
-                self.io.clear_readiness(ev);
+            match &res {
+                Ok(n) if *n > 0 && *n < len => self.io.clear_drained(ev),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear_readiness(ev),
+                _ => {}
             }
         }
         res

@@ -176,10 +176,24 @@ impl ScheduledIo {
         }
     }
 
-    /// Clears what `event` reported, unless a newer event arrived since
-    /// (different tick). Closed bits stay: a closed side never reopens.
+    /// After a `WouldBlock`: clears everything `event` reported, closed
+    /// bits included (the kernel just said the operation cannot proceed;
+    /// a read-shut-down datagram socket reports its read side closed yet
+    /// answers `EAGAIN`, and keeping the bit would spin), unless a newer
+    /// event arrived since (different tick).
     pub(crate) fn clear_readiness(&self, event: ReadyEvent) {
-        let clear = (event.ready.0 & !Ready::CLOSED.0) as usize;
+        self.clear(event, event.ready);
+    }
+
+    /// After a short stream transfer: clears readable/writable but keeps
+    /// closed and error bits, so the next call still sees EOF (a FIN is
+    /// reported once by an edge-triggered poller).
+    pub(crate) fn clear_drained(&self, event: ReadyEvent) {
+        self.clear(event, Ready(event.ready.0 & (Ready::READABLE.0 | Ready::WRITABLE.0)));
+    }
+
+    fn clear(&self, event: ReadyEvent, bits: Ready) {
+        let clear = bits.0 as usize;
         let _ = self.readiness.fetch_update(AcqRel, Acquire, |curr| {
             let tick = ((curr & TICK_MASK) >> TICK_SHIFT) as u16;
             (tick == event.tick).then_some(curr & !clear)
@@ -232,15 +246,18 @@ mod tests {
     }
 
     #[test]
-    fn closed_bits_are_sticky_and_shutdown_errors() {
+    fn closed_bits_survive_a_short_read_but_not_would_block() {
         let io = ScheduledIo::new(1);
         let waker = Waker::noop();
         let mut cx = Context::from_waker(waker);
         let mut out = Vec::new();
         io.set_readiness(Ready::READ_CLOSED, &mut out);
         let Poll::Ready(Ok(ev)) = io.poll_ready(&mut cx, Direction::Read) else { unreachable!() };
+        io.clear_drained(ev);
+        assert!(io.poll_ready(&mut cx, Direction::Read).is_ready(), "EOF is still to be read");
+        let Poll::Ready(Ok(ev)) = io.poll_ready(&mut cx, Direction::Read) else { unreachable!() };
         io.clear_readiness(ev);
-        assert!(io.poll_ready(&mut cx, Direction::Read).is_ready());
+        assert!(io.poll_ready(&mut cx, Direction::Read).is_pending(), "WouldBlock is believed");
         io.shutdown(&mut out);
         assert!(matches!(io.poll_ready(&mut cx, Direction::Write), Poll::Ready(Err(_))));
     }
