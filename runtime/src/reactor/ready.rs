@@ -25,8 +25,6 @@ impl Ready {
     pub(crate) const READ_MASK: Ready = Ready((1 << 0) | (1 << 2) | (1 << 4));
     /// Everything that makes a write worth trying.
     pub(crate) const WRITE_MASK: Ready = Ready((1 << 1) | (1 << 3) | (1 << 4));
-    /// Bits that stay set once seen: a closed direction never reopens.
-    pub(crate) const CLOSED: Ready = Ready((1 << 2) | (1 << 3));
 
     /// True if a read may make progress (data, EOF or an error).
     pub fn is_readable(self) -> bool {
