@@ -31,6 +31,25 @@ impl RawAddr {
         (&mut self.storage as *mut libc::sockaddr_storage).cast()
     }
 
+    /// The address family the storage holds (`AF_UNSPEC` while empty).
+    pub(crate) fn family(&self) -> libc::c_int {
+        libc::c_int::from(self.storage.ss_family)
+    }
+
+    /// The storage viewed as a Unix socket address; meaningful when
+    /// [`RawAddr::family`] is `AF_UNIX`, but any bytes are a valid value.
+    pub(crate) fn unix(&self) -> &libc::sockaddr_un {
+        // SAFETY: sockaddr_storage is at least as large and as aligned as
+        // sockaddr_un (checked below at compile time), and both are plain data.
+        unsafe { &*(&self.storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_un>() }
+    }
+
+    /// The storage viewed as a Unix socket address, for filling in.
+    pub(crate) fn unix_mut(&mut self) -> &mut libc::sockaddr_un {
+        // SAFETY: as for `unix`; the exclusive borrow of `self` makes this the only view.
+        unsafe { &mut *(&mut self.storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_un>() }
+    }
+
     pub(crate) fn from_std(addr: &SocketAddr) -> RawAddr {
         let mut raw = RawAddr::empty();
         match addr {
@@ -85,6 +104,11 @@ impl RawAddr {
         }
     }
 }
+
+const _: () = assert!(
+    mem::size_of::<libc::sockaddr_un>() <= mem::size_of::<libc::sockaddr_storage>()
+        && mem::align_of::<libc::sockaddr_un>() <= mem::align_of::<libc::sockaddr_storage>()
+);
 
 /// Addresses that `bind` and `connect` accept: socket addresses, `(ip, port)`
 /// pairs, and `"host:port"` strings (or `(host, port)` pairs).

@@ -6,6 +6,10 @@
 //! the kernel says `WouldBlock`. Dropping the socket deregisters and closes
 //! it, exactly once.
 //!
+//! The types: [`TcpListener`] and [`TcpStream`] (with split halves),
+//! [`UdpSocket`], and the Unix domain sockets in [`unix`]:
+//! [`UnixListener`], [`UnixStream`] and [`UnixDatagram`].
+//!
 //! ```
 //! use net::{TcpListener, TcpStream};
 //! use runtime::io::{AsyncReadExt, AsyncWriteExt};
@@ -40,8 +44,12 @@ mod addr;
 mod os;
 mod socket;
 mod tcp;
+mod udp;
+pub mod unix;
 
 pub use addr::{lookup_host, Resolve, ToSocketAddrs};
 pub use tcp::{
     Accept, Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, TcpListener, TcpStream, WriteHalf,
 };
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};

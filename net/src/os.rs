@@ -4,8 +4,19 @@
 //! `SOCK_NONBLOCK | SOCK_CLOEXEC` in one step and suppress SIGPIPE per call
 //! with `MSG_NOSIGNAL`. macOS and iOS have none of those: the flags are set
 //! right after creation and SIGPIPE is disabled per socket (`SO_NOSIGPIPE`).
+//!
+//! Only Linux and Android have abstract Unix socket names (a `sun_path`
+//! starting with a NUL byte, see unix(7)); elsewhere that byte ends an
+//! empty path.
 
 pub(crate) use imp::*;
+
+/// Whether Unix socket addresses may be abstract names (unix(7)).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) const ABSTRACT_NAMES: bool = true;
+/// Whether Unix socket addresses may be abstract names (unix(7)).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) const ABSTRACT_NAMES: bool = false;
 
 #[cfg(not(any(target_os = "macos", target_os = "ios")))]
 mod imp {
@@ -25,6 +36,14 @@ mod imp {
         let fd = cvt(unsafe { libc::socket(family, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) })?;
         // SAFETY: as above.
         Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    pub(crate) fn socketpair(family: libc::c_int, ty: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
+        let mut fds: [libc::c_int; 2] = [-1, -1];
+        // SAFETY: socketpair writes two fds into the two-element array on success.
+        cvt(unsafe { libc::socketpair(family, ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) })?;
+        // SAFETY: socketpair succeeded: both are new fds we own.
+        Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
     }
 
     pub(crate) fn accept(listener: RawFd, raw: &mut RawAddr) -> io::Result<OwnedFd> {
@@ -60,6 +79,14 @@ mod imp {
         let fd = cvt(unsafe { libc::socket(family, ty, 0) })?;
         // SAFETY: as above.
         Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    pub(crate) fn socketpair(family: libc::c_int, ty: libc::c_int) -> io::Result<(OwnedFd, OwnedFd)> {
+        let mut fds: [libc::c_int; 2] = [-1, -1];
+        // SAFETY: socketpair writes two fds into the two-element array on success.
+        cvt(unsafe { libc::socketpair(family, ty, 0, fds.as_mut_ptr()) })?;
+        // SAFETY: socketpair succeeded: both are new fds we own.
+        Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
     }
 
     pub(crate) fn accept(listener: RawFd, raw: &mut RawAddr) -> io::Result<OwnedFd> {

@@ -16,6 +16,25 @@ use crate::os;
 /// being refused.
 pub(crate) const BACKLOG: libc::c_int = 65535;
 
+/// What [`Socket::recv_msg`] received.
+pub(crate) struct Received {
+    /// Bytes copied into the buffer.
+    pub(crate) len: usize,
+    /// The sender's address, as the kernel wrote it.
+    pub(crate) from: RawAddr,
+    /// The datagram was longer than the buffer; the excess is lost.
+    pub(crate) truncated: bool,
+}
+
+impl Received {
+    /// An empty receive from no one: what a socket whose read side is shut down yields.
+    pub(crate) fn nothing() -> Received {
+        let mut from = RawAddr::empty();
+        from.len = 0;
+        Received { len: 0, from, truncated: false }
+    }
+}
+
 /// An owned socket fd. Always non-blocking and close-on-exec.
 #[derive(Debug)]
 pub(crate) struct Socket(OwnedFd);
@@ -32,6 +51,15 @@ impl Socket {
         let sock = Socket(os::socket(family, ty)?);
         os::after_create(&sock)?;
         Ok(sock)
+    }
+
+    /// A connected pair of non-blocking, close-on-exec sockets (`socketpair`).
+    pub(crate) fn pair(family: libc::c_int, ty: libc::c_int) -> io::Result<(Socket, Socket)> {
+        let (a, b) = os::socketpair(family, ty)?;
+        let (a, b) = (Socket(a), Socket(b));
+        os::after_create(&a)?;
+        os::after_create(&b)?;
+        Ok((a, b))
     }
 
     pub(crate) fn from_owned(fd: OwnedFd) -> Socket {
@@ -76,7 +104,11 @@ impl Socket {
     }
 
     pub(crate) fn bind(&self, addr: &SocketAddr) -> io::Result<()> {
-        let raw = RawAddr::from_std(addr);
+        self.bind_raw(&RawAddr::from_std(addr))
+    }
+
+    /// Binds to an address of any family (IP or Unix).
+    pub(crate) fn bind_raw(&self, raw: &RawAddr) -> io::Result<()> {
         // SAFETY: `raw` holds a valid sockaddr of length `raw.len`.
         cvt(unsafe { libc::bind(self.raw(), raw.as_ptr(), raw.len) })?;
         Ok(())
@@ -91,7 +123,11 @@ impl Socket {
     /// Starts a connect. `Ok(true)`: connected at once; `Ok(false)`: in
     /// progress (`EINPROGRESS`), wait for writability and check `take_error`.
     pub(crate) fn connect(&self, addr: &SocketAddr) -> io::Result<bool> {
-        let raw = RawAddr::from_std(addr);
+        self.connect_raw(&RawAddr::from_std(addr))
+    }
+
+    /// [`Socket::connect`] for an address of any family (IP or Unix).
+    pub(crate) fn connect_raw(&self, raw: &RawAddr) -> io::Result<bool> {
         // SAFETY: `raw` holds a valid sockaddr of length `raw.len`.
         match cvt(unsafe { libc::connect(self.raw(), raw.as_ptr(), raw.len) }) {
             Ok(_) => Ok(true),
@@ -104,16 +140,17 @@ impl Socket {
 
     /// Accepts a connection as a new non-blocking, close-on-exec socket.
     pub(crate) fn accept(&self) -> io::Result<(Socket, SocketAddr)> {
-        let mut raw = RawAddr::empty();
-        let fd = self.accept_raw(&mut raw)?;
+        let (sock, raw) = self.accept_raw()?;
         let addr = raw.to_std()?;
-        Ok((fd, addr))
+        Ok((sock, addr))
     }
 
-    fn accept_raw(&self, raw: &mut RawAddr) -> io::Result<Socket> {
-        let sock = Socket(os::accept(self.raw(), raw)?);
+    /// Accepts a connection of any family; the peer's address stays raw.
+    pub(crate) fn accept_raw(&self) -> io::Result<(Socket, RawAddr)> {
+        let mut raw = RawAddr::empty();
+        let sock = Socket(os::accept(self.raw(), &mut raw)?);
         os::after_create(&sock)?;
-        Ok(sock)
+        Ok((sock, raw))
     }
 
     pub(crate) fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
@@ -127,6 +164,37 @@ impl Socket {
     fn recv_flags(&self, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
         // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
         let n = cvt(unsafe { libc::recv(self.raw(), buf.as_mut_ptr().cast(), buf.len(), flags) })?;
+        Ok(n as usize)
+    }
+
+    /// Receives one message with `recvmsg`, so the kernel can say whether a
+    /// datagram was longer than `buf` (`MSG_TRUNC` in the returned flags,
+    /// POSIX; the rest of the datagram is discarded unless `flags` has
+    /// `MSG_PEEK`). The sender's address comes back raw: it may be empty
+    /// (`len == 0`) for a connected or unnamed peer.
+    pub(crate) fn recv_msg(&self, buf: &mut [u8], flags: libc::c_int) -> io::Result<Received> {
+        let mut from = RawAddr::empty();
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        // SAFETY: msghdr is plain data; zeroes are valid for the fields we do not set.
+        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+        msg.msg_name = from.as_mut_ptr().cast();
+        msg.msg_namelen = from.len;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        // SAFETY: the kernel writes at most `iov_len` bytes into `buf` and at
+        // most `msg_namelen` bytes into `from`'s storage; both outlive the call.
+        let n = cvt(unsafe { libc::recvmsg(self.raw(), &mut msg, flags) })?;
+        from.len = msg.msg_namelen;
+        Ok(Received { len: n as usize, from, truncated: msg.msg_flags & libc::MSG_TRUNC != 0 })
+    }
+
+    /// Sends one datagram to `to` (`sendto`).
+    pub(crate) fn send_to_raw(&self, buf: &[u8], to: &RawAddr) -> io::Result<usize> {
+        // SAFETY: the kernel reads at most `buf.len()` bytes from `buf` and a
+        // sockaddr of length `to.len` from `to`.
+        let n = cvt(unsafe {
+            libc::sendto(self.raw(), buf.as_ptr().cast(), buf.len(), os::SEND_FLAGS, to.as_ptr(), to.len)
+        })?;
         Ok(n as usize)
     }
 
@@ -159,17 +227,27 @@ impl Socket {
     }
 
     pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
-        let mut raw = RawAddr::empty();
-        // SAFETY: the kernel writes at most `raw.len` bytes into the storage.
-        cvt(unsafe { libc::getsockname(self.raw(), raw.as_mut_ptr(), &mut raw.len) })?;
-        raw.to_std()
+        self.local_raw()?.to_std()
     }
 
     pub(crate) fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.peer_raw()?.to_std()
+    }
+
+    /// The bound address, of any family (`getsockname`).
+    pub(crate) fn local_raw(&self) -> io::Result<RawAddr> {
         let mut raw = RawAddr::empty();
-        // SAFETY: as for `local_addr`.
+        // SAFETY: the kernel writes at most `raw.len` bytes into the storage.
+        cvt(unsafe { libc::getsockname(self.raw(), raw.as_mut_ptr(), &mut raw.len) })?;
+        Ok(raw)
+    }
+
+    /// The connected peer's address, of any family (`getpeername`).
+    pub(crate) fn peer_raw(&self) -> io::Result<RawAddr> {
+        let mut raw = RawAddr::empty();
+        // SAFETY: as for `local_raw`.
         cvt(unsafe { libc::getpeername(self.raw(), raw.as_mut_ptr(), &mut raw.len) })?;
-        raw.to_std()
+        Ok(raw)
     }
 
     /// Takes the pending socket error (`SO_ERROR`), e.g. a failed connect.

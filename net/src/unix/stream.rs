@@ -1,0 +1,252 @@
+//! [`UnixStream`]: a connected Unix stream socket.
+
+use std::fmt;
+use std::io::{self, IoSlice};
+use std::net::Shutdown;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use runtime::io::{AsyncRead, AsyncWrite, Interest, Registration};
+
+use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use super::SocketAddr;
+use crate::socket::Socket;
+
+/// A Unix stream connection, readable and writable as [`AsyncRead`] /
+/// [`AsyncWrite`]; like [`TcpStream`](crate::TcpStream), but between
+/// processes on one machine.
+///
+/// Writes never raise SIGPIPE: writing after the peer closed is an
+/// `ErrorKind::BrokenPipe` error.
+///
+/// ```
+/// use net::UnixStream;
+/// use runtime::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// runtime::block_on(async {
+///     let (mut a, mut b) = UnixStream::pair()?;
+///     a.write_all(b"over the pair").await?;
+///     drop(a);
+///     let mut got = Vec::new();
+///     b.read_to_end(&mut got).await?;
+///     assert_eq!(got, b"over the pair");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct UnixStream {
+    pub(crate) io: Registration<Socket>,
+}
+
+impl UnixStream {
+    /// Connects to the socket file at `path`. A missing file is
+    /// `ErrorKind::NotFound`, a file with no listener behind it
+    /// `ErrorKind::ConnectionRefused`; errors name the path.
+    pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
+        let addr = SocketAddr::from_pathname(path)?;
+        UnixStream::connect_addr(&addr).await
+    }
+
+    /// Connects to `addr`: a path, or (on Linux) an abstract name.
+    pub async fn connect_addr(addr: &SocketAddr) -> io::Result<UnixStream> {
+        let raw = addr.to_raw()?;
+        let context = |e: io::Error| io::Error::new(e.kind(), format!("connecting to {addr}: {e}"));
+        let sock = Socket::new_raw(libc::AF_UNIX, libc::SOCK_STREAM)?;
+        // Linux completes or refuses a Unix connect at once (a full backlog
+        // is `EAGAIN`, returned as is); other systems may report it in progress.
+        let connected = sock.connect_raw(&raw).map_err(context)?;
+        let stream = UnixStream::from_socket(sock)?;
+        if !connected {
+            stream.io.writable().await?;
+            if let Some(e) = stream.io.get_ref().take_error()? {
+                return Err(context(e));
+            }
+        }
+        Ok(stream)
+    }
+
+    /// A connected pair of streams (`socketpair`): a private channel, for
+    /// example to a child process or between two tasks.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = Socket::pair(libc::AF_UNIX, libc::SOCK_STREAM)?;
+        Ok((UnixStream::from_socket(a)?, UnixStream::from_socket(b)?))
+    }
+
+    pub(crate) fn from_socket(sock: Socket) -> io::Result<UnixStream> {
+        Ok(UnixStream { io: Registration::new(sock)? })
+    }
+
+    /// Takes a connected `std` stream, switches it to non-blocking and registers it.
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        let sock = Socket::from_owned(OwnedFd::from(stream));
+        sock.set_nonblocking(true)?;
+        UnixStream::from_socket(sock)
+    }
+
+    /// Deregisters the socket and returns it as a `std` stream, still in
+    /// non-blocking mode (call `set_nonblocking(false)` to block on it).
+    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
+        Ok(std::os::unix::net::UnixStream::from(self.io.into_inner()?.into_owned()))
+    }
+
+    /// This end's address (usually unnamed for a client).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        SocketAddr::from_raw(&self.io.get_ref().local_raw()?)
+    }
+
+    /// The peer's address (the listener's path, for a client).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        SocketAddr::from_raw(&self.io.get_ref().peer_raw()?)
+    }
+
+    /// Shuts down the read side, the write side (the peer reads EOF), or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
+    }
+
+    /// Reads incoming data without consuming it.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.read_with(|s| s.peek(buf)).await
+    }
+
+    /// Waits until the stream may be readable.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.io.readable().await
+    }
+
+    /// Waits until the stream may be writable.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.io.writable().await
+    }
+
+    /// Reads without waiting: `ErrorKind::WouldBlock` if no data is ready.
+    /// A short read clears the cached readiness, as `poll_read` does.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let len = buf.len();
+        self.io.try_transfer(Interest::READABLE, len, |s| s.recv(buf))
+    }
+
+    /// Writes without waiting: `ErrorKind::WouldBlock` if the send buffer
+    /// is full. A short write clears the cached writability.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io.try_transfer(Interest::WRITABLE, buf.len(), |s| s.send(buf))
+    }
+
+    /// Any pending socket error (`SO_ERROR`), taking it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.get_ref().take_error()
+    }
+
+    /// Borrowed halves for reading and writing at the same time in one task.
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        split::split(self)
+    }
+
+    /// Owned halves that can move to two different tasks. The socket closes
+    /// when both are dropped; dropping the write half shuts down the write side.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        split::into_split(Arc::new(self))
+    }
+
+    /// Reads once the socket is readable; a short read clears readiness
+    /// (valid for streams, see `Registration::poll_transfer`).
+    pub(crate) fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let len = buf.len();
+        self.io.poll_transfer(cx, Interest::READABLE, len, |s| s.recv(buf))
+    }
+
+    pub(crate) fn poll_write_buf(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        self.io.poll_transfer(cx, Interest::WRITABLE, buf.len(), |s| s.send(buf))
+    }
+
+    pub(crate) fn poll_write_vectored_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let len: usize = bufs.iter().map(|b| b.len()).sum();
+        if len == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        self.io.poll_transfer(cx, Interest::WRITABLE, len, |s| s.send_vectored(bufs))
+    }
+
+    pub(crate) fn poll_shutdown_priv(&self) -> Poll<io::Result<()>> {
+        Poll::Ready(match self.io.get_ref().shutdown(Shutdown::Write) {
+            // Already disconnected: nothing left to shut down.
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            res => res,
+        })
+    }
+}
+
+macro_rules! stream_io {
+    ($ty:ty) => {
+        impl AsyncRead for $ty {
+            fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+                self.poll_read_priv(cx, buf)
+            }
+        }
+
+        impl AsyncWrite for $ty {
+            fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+                self.poll_write_buf(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                self.poll_write_vectored_priv(cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.poll_shutdown_priv()
+            }
+        }
+    };
+}
+
+stream_io!(UnixStream);
+// `&UnixStream` reads and writes too: each direction has its own waker slot.
+stream_io!(&UnixStream);
+
+impl AsRawFd for UnixStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl AsFd for UnixStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.get_ref().as_fd()
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("UnixStream");
+        if let Ok(addr) = self.local_addr() {
+            d.field("local", &addr);
+        }
+        if let Ok(addr) = self.peer_addr() {
+            d.field("peer", &addr);
+        }
+        d.field("fd", &self.as_raw_fd()).finish()
+    }
+}
