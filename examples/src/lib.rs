@@ -1,6 +1,18 @@
-//! Helpers shared by the example binaries: a tiny argument parser and the
-//! `listening on ADDR` announcement.
+//! Helpers shared by the example binaries: a tiny argument parser, the
+//! `listening on ADDR` announcement, and the servers and HTTP code behind
+//! the HTTP examples, so that the binaries stay thin and the tests can run
+//! the same code in-process.
+//!
+//! - [`http`]: URLs, response and request parsing, the async and blocking clients.
+//! - [`delay`]: the delay server (`delay_server`, and `http_client`'s in-process demo).
+//! - [`plaintext`]: the "Hello, World!" server (`http_server`).
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+pub mod delay;
+pub mod frame;
+pub mod http;
+pub mod plaintext;
+pub mod stdin;
 
 use std::io::Write;
 use std::net::SocketAddr;

@@ -1,0 +1,75 @@
+//! delay_server: answers every HTTP request after a delay, waited on an
+//! async timer, so thousands of requests wait at once on one thread.
+//!
+//! With the default 1 s delay, 3 requests take 3 s from a blocking client
+//! (one after another) but about 1 s as 3 coroutines: see `http_client`.
+
+use std::io;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use examples::delay::{self, Config};
+use examples::{announce, Args};
+use net::TcpListener;
+
+const USAGE: &str = "\
+usage: delay_server [--addr HOST:PORT] [--delay-ms MS] [--idle-ms MS]
+
+An HTTP/1.1 server that answers every request `200 OK` (body `OK`) after a
+delay: one task per connection, one thread. HTTP/1.1 connections stay open
+(pipelined requests are answered in order); HTTP/1.0 ones close after the
+answer. A malformed request gets 400, a head over 8 KiB gets 431.
+
+options:
+  --addr HOST:PORT  address to listen on (default 127.0.0.1:8081; port 0 picks a free port)
+  --delay-ms MS     how long each request waits for its answer (default 1000)
+  --idle-ms MS      drop a connection without a complete request for this long (default 10000)
+  --help            show this help
+";
+
+fn main() -> ExitCode {
+    let args = match Args::parse(std::env::args().skip(1), &["help"])
+        .and_then(|a| a.reject_unknown(&["addr", "delay-ms", "idle-ms", "help"]).map(|()| a))
+    {
+        Ok(a) => a,
+        Err(e) => return usage_error(&e),
+    };
+    if args.flag("help") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if let Some(extra) = args.positional.first() {
+        return usage_error(&format!("unexpected argument {extra:?}"));
+    }
+    let defaults = Config::default();
+    let config = match (
+        args.parsed("delay-ms", defaults.delay.as_millis() as u64),
+        args.parsed("idle-ms", defaults.idle_timeout.as_millis() as u64),
+    ) {
+        (Ok(delay), Ok(idle)) if idle > 0 => {
+            Config { delay: Duration::from_millis(delay), idle_timeout: Duration::from_millis(idle) }
+        }
+        (Err(e), _) | (_, Err(e)) => return usage_error(&e),
+        _ => return usage_error("--idle-ms must be above 0"),
+    };
+    let addr = args.value("addr").unwrap_or("127.0.0.1:8081").to_owned();
+    match runtime::block_on(serve(addr, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("delay_server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage_error(e: &str) -> ExitCode {
+    eprintln!("delay_server: {e}\n\n{USAGE}");
+    ExitCode::from(2)
+}
+
+async fn serve(addr: String, config: Config) -> io::Result<()> {
+    let listener =
+        TcpListener::bind(addr.as_str()).await.map_err(|e| io::Error::new(e.kind(), format!("binding {addr}: {e}")))?;
+    announce(listener.local_addr()?);
+    delay::serve(listener, config).await
+}

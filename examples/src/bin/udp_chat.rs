@@ -1,0 +1,167 @@
+//! udp_chat: a chat room over UDP, server and client in one binary.
+//!
+//! UDP has no connections: the server learns who is in the room from the
+//! datagrams it receives, and relays each message, as `PEER: message`, to
+//! every other sender it has heard from. One socket, one task, no
+//! per-client state beyond an address.
+
+use std::future::poll_fn;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::task::Poll;
+
+use examples::{announce, stdin, Args};
+use net::UdpSocket;
+
+const USAGE: &str = "\
+usage: udp_chat server [--addr HOST:PORT] [--quiet]
+       udp_chat client HOST:PORT
+
+A chat room over UDP.
+
+  server  prints `listening on ADDR` once bound, then relays every datagram,
+          as `PEER: message`, to every other client it has received one from
+          (an empty datagram only joins the room)
+  client  joins the room, sends each line of stdin as one datagram and prints
+          every message that arrives; ends at the end of input
+
+options:
+  --addr HOST:PORT  address to listen on (default 127.0.0.1:9999; port 0 picks a free port)
+  --quiet           do not log clients joining on stderr
+  --help            show this help
+";
+
+/// Longest message relayed in full; longer datagrams are cut (and marked).
+const MAX_MESSAGE: usize = 4096;
+
+/// Most clients remembered; the one heard from least recently is forgotten
+/// first (UDP never says when a client has gone).
+const MAX_CLIENTS: usize = 1024;
+
+fn main() -> ExitCode {
+    let args = match Args::parse(std::env::args().skip(1), &["quiet", "help"])
+        .and_then(|a| a.reject_unknown(&["addr", "quiet", "help"]).map(|()| a))
+    {
+        Ok(a) => a,
+        Err(e) => return usage_error(&e),
+    };
+    if args.flag("help") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let res = match args.positional.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["server"] => {
+            let addr = args.value("addr").unwrap_or("127.0.0.1:9999").to_owned();
+            runtime::block_on(server(addr, args.flag("quiet")))
+        }
+        ["client", addr] if args.value("addr").is_none() => runtime::block_on(client(addr.to_owned())),
+        _ => return usage_error("expected `server [--addr HOST:PORT]` or `client HOST:PORT`"),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("udp_chat: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("udp_chat: {msg}\n\n{USAGE}");
+    ExitCode::from(2)
+}
+
+async fn server(addr: String, quiet: bool) -> io::Result<()> {
+    let socket = UdpSocket::bind(addr.as_str()).await?;
+    announce(socket.local_addr()?);
+    // Clients in the order last heard from, most recent at the end.
+    let mut clients: Vec<SocketAddr> = Vec::new();
+    let mut buf = vec![0u8; MAX_MESSAGE];
+    loop {
+        let (n, peer, truncated) = match socket.recv_from_truncated(&mut buf).await {
+            Ok(got) => got,
+            // An error on one datagram (e.g. an ICMP error for an earlier
+            // send) is no reason to close the room.
+            Err(e) => {
+                eprintln!("receive failed: {e}");
+                continue;
+            }
+        };
+        match clients.iter().position(|c| *c == peer) {
+            Some(i) => {
+                clients.remove(i);
+            }
+            None => {
+                if !quiet {
+                    eprintln!("{peer} joined");
+                }
+                if clients.len() == MAX_CLIENTS {
+                    clients.remove(0);
+                }
+            }
+        }
+        clients.push(peer);
+        if n == 0 {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&buf[..n]);
+        let mut line = format!("{peer}: {}", text.trim_end_matches(['\r', '\n']));
+        if truncated {
+            line.push_str(" [truncated]");
+        }
+        for &client in clients.iter().filter(|&&c| c != peer) {
+            if let Err(e) = socket.send_to(line.as_bytes(), client).await {
+                eprintln!("sending to {client} failed: {e}");
+            }
+        }
+    }
+}
+
+/// What woke the client.
+enum Event {
+    Line(Option<io::Result<String>>),
+    Datagram(io::Result<usize>),
+}
+
+async fn client(addr: String) -> io::Result<()> {
+    let server = *net::lookup_host(addr.as_str())
+        .await?
+        .first()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("{addr} resolved to nothing")))?;
+    let any: SocketAddr = if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+    let socket = UdpSocket::bind(any).await?;
+    // Connected: `send` needs no address, and only the server's datagrams arrive.
+    socket.connect(server).await?;
+    // An empty datagram joins the room, so messages arrive before we say anything.
+    socket.send(b"").await?;
+    eprintln!("joined {server} from {}; type a line to send it", socket.local_addr()?);
+    let mut lines = stdin::lines();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let event = poll_fn(|cx| {
+            if let Poll::Ready(line) = lines.poll_recv(cx) {
+                return Poll::Ready(Event::Line(line));
+            }
+            socket.poll_recv(cx, &mut buf).map(Event::Datagram)
+        })
+        .await;
+        match event {
+            Event::Line(Some(line)) => {
+                socket.send(line?.as_bytes()).await?;
+            }
+            Event::Line(None) => return Ok(()),
+            Event::Datagram(Ok(n)) => {
+                let mut out = io::stdout().lock();
+                out.write_all(&buf[..n])?;
+                out.write_all(b"\n")?;
+            }
+            // A connected UDP socket hears ICMP "port unreachable": nobody
+            // is listening at the server's address.
+            Event::Datagram(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                return Err(io::Error::new(e.kind(), format!("no server at {server}: {e}")));
+            }
+            Event::Datagram(Err(e)) => return Err(e),
+        }
+    }
+}
