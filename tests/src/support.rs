@@ -1,0 +1,270 @@
+//! Helpers for the UDP, Unix-socket and example-binary tests: a private
+//! temporary directory for socket files, and running the `examples`
+//! package's binaries with deadlines on everything they print.
+//!
+//! Cargo only tells a package's own tests where its binaries are, so an
+//! example binary is built here with the same cargo, target directory and
+//! profile as the running test (once per test process).
+
+use std::collections::HashMap;
+use std::io::{self, BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::lock;
+
+/// How long a child process gets to print a line or answer.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// How long building an example may take (a cold build compiles `examples`).
+const BUILD_PATIENCE: Duration = Duration::from_secs(300);
+
+/// A fresh, private directory under the system temp dir, removed with its
+/// contents on drop. Socket paths live here, short enough for `sun_path`.
+#[derive(Debug)]
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates `weft-<tag>-<pid>-<n>`; fails if it already exists.
+    pub fn new(tag: &str) -> io::Result<TempDir> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("weft-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir(&path)?;
+        Ok(TempDir { path })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `name` inside the directory.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Where cargo put this test: `<target>[/<triple>]/<profile>/deps/`.
+struct Layout {
+    target_dir: PathBuf,
+    triple: Option<String>,
+    profile_dir: PathBuf,
+}
+
+fn layout() -> io::Result<Layout> {
+    let exe = std::env::current_exe()?;
+    let not_found = || io::Error::other(format!("{} is not in <target>/<profile>/deps", exe.display()));
+    let deps = exe.parent().filter(|d| d.ends_with("deps")).ok_or_else(not_found)?;
+    let profile_dir = deps.parent().ok_or_else(not_found)?;
+    let above = profile_dir.parent().ok_or_else(not_found)?;
+    if above.join("CACHEDIR.TAG").exists() {
+        return Ok(Layout { target_dir: above.to_owned(), triple: None, profile_dir: profile_dir.to_owned() });
+    }
+    let target_dir = above.parent().filter(|t| t.join("CACHEDIR.TAG").exists()).ok_or_else(not_found)?;
+    let triple = above.file_name().and_then(|t| t.to_str()).ok_or_else(not_found)?;
+    Ok(Layout {
+        target_dir: target_dir.to_owned(),
+        triple: Some(triple.to_owned()),
+        profile_dir: profile_dir.to_owned(),
+    })
+}
+
+/// The path of the `examples` binary `name`, built on first use in this
+/// process (cargo does nothing if it is fresh).
+pub fn example_binary(name: &str) -> io::Result<PathBuf> {
+    static BUILT: Mutex<Option<HashMap<String, Result<PathBuf, String>>>> = Mutex::new(None);
+    // Holding the lock while building serialises builds: cargo would anyway.
+    let mut built = lock(&BUILT);
+    let res = built
+        .get_or_insert_with(HashMap::new)
+        .entry(name.to_owned())
+        .or_insert_with(|| build(name).map_err(|e| e.to_string()));
+    res.clone().map_err(io::Error::other)
+}
+
+fn build(name: &str) -> io::Result<PathBuf> {
+    let layout = layout()?;
+    let profile = match layout.profile_dir.file_name().and_then(|p| p.to_str()) {
+        Some("debug") => "dev".to_owned(),
+        Some(other) => other.to_owned(),
+        None => return Err(io::Error::other("unnamed profile directory")),
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--quiet", "-p", "examples", "--bin", name, "--profile", &profile])
+        .arg("--target-dir")
+        .arg(&layout.target_dir);
+    if let Some(triple) = &layout.triple {
+        cmd.args(["--target", triple]);
+    }
+    let output = Finished::run(cmd.stdin(Stdio::null()), BUILD_PATIENCE)?;
+    if !output.status.success() {
+        return Err(io::Error::other(format!("building {name} failed ({}):\n{}", output.status, output.stderr)));
+    }
+    let path = layout.profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if !path.is_file() {
+        return Err(io::Error::other(format!("cargo built {name}, but not at {}", path.display())));
+    }
+    Ok(path)
+}
+
+/// Lines read from a pipe by a helper thread, so a test can wait for one
+/// with a deadline instead of blocking forever.
+#[derive(Debug)]
+pub struct Lines {
+    rx: mpsc::Receiver<io::Result<String>>,
+    what: &'static str,
+}
+
+impl Lines {
+    /// Starts reading `pipe`; `what` names it in errors.
+    pub fn new(pipe: impl Read + Send + 'static, what: &'static str) -> Lines {
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            // Ends at EOF (the process exited) or when the test is gone.
+            for line in BufReader::new(pipe).lines() {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines { rx, what }
+    }
+
+    /// The next line, waiting until `deadline`; `None` at EOF.
+    pub fn next_by(&self, deadline: Instant) -> io::Result<Option<String>> {
+        match self.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => line.map(Some),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Ok(None),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                Err(io::Error::new(io::ErrorKind::TimedOut, format!("no line on {} within the deadline", self.what)))
+            }
+        }
+    }
+
+    /// The next line within [`PATIENCE`]; EOF is an error.
+    pub fn next(&self) -> io::Result<String> {
+        self.next_by(Instant::now() + PATIENCE)?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, format!("{} closed", self.what)))
+    }
+
+    /// Everything until EOF, which must come before `deadline`.
+    pub fn rest(&self, deadline: Instant) -> io::Result<String> {
+        let mut all = String::new();
+        // At most one iteration per line; the deadline bounds the time.
+        while let Some(line) = self.next_by(deadline)? {
+            all.push_str(&line);
+            all.push('\n');
+        }
+        Ok(all)
+    }
+}
+
+/// A child process that is killed and reaped when dropped, whatever happens.
+#[derive(Debug)]
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A process run to completion: its status and all its output.
+#[derive(Debug)]
+pub struct Finished {
+    /// How it exited.
+    pub status: ExitStatus,
+    /// Everything it printed on stdout.
+    pub stdout: String,
+    /// Everything it printed on stderr.
+    pub stderr: String,
+}
+
+impl Finished {
+    /// Runs `cmd`; its pipes must reach EOF (it exited) within `patience`.
+    pub fn run(cmd: &mut Command, patience: Duration) -> io::Result<Finished> {
+        let mut child = Guard(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?);
+        let stdout = Lines::new(child.0.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?, "stdout");
+        let stderr = Lines::new(child.0.stderr.take().ok_or_else(|| io::Error::other("no stderr"))?, "stderr");
+        let deadline = Instant::now() + patience;
+        let stdout = stdout.rest(deadline)?;
+        let stderr = stderr.rest(deadline)?;
+        let status = child.0.wait()?;
+        Ok(Finished { status, stdout, stderr })
+    }
+}
+
+/// A running example binary with piped stdin, stdout and stderr; killed on drop.
+#[derive(Debug)]
+pub struct Running {
+    /// Its stdin; `None` after [`Running::close_stdin`].
+    pub stdin: Option<ChildStdin>,
+    /// Its stdout, line by line.
+    pub stdout: Lines,
+    /// Its stderr, line by line.
+    pub stderr: Lines,
+    /// The process (declared last: dropped after the pipes are closed).
+    pub child: Guard,
+}
+
+impl Running {
+    /// Starts the example `name` with `args`.
+    pub fn start(name: &str, args: &[&str]) -> io::Result<Running> {
+        let mut child = Guard(
+            Command::new(example_binary(name)?)
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()?,
+        );
+        let stdin = child.0.stdin.take();
+        let stdout = Lines::new(child.0.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?, "stdout");
+        let stderr = Lines::new(child.0.stderr.take().ok_or_else(|| io::Error::other("no stderr"))?, "stderr");
+        Ok(Running { stdin, stdout, stderr, child })
+    }
+
+    /// Starts a server and waits for its `listening on ADDR` line, which
+    /// must announce a loopback address with a real port.
+    pub fn server(name: &str, args: &[&str]) -> io::Result<(Running, SocketAddr)> {
+        let running = Running::start(name, args)?;
+        let line = running.stdout.next()?;
+        let addr: SocketAddr = line
+            .strip_prefix("listening on ")
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| io::Error::other(format!("unexpected first line {line:?}")))?;
+        if !addr.ip().is_loopback() || addr.port() == 0 {
+            return Err(io::Error::other(format!("announced {addr}")));
+        }
+        Ok((running, addr))
+    }
+
+    /// Closes stdin (the child reads EOF).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Waits for the process to exit (after its stdout reached EOF by `deadline`).
+    pub fn wait(mut self, deadline: Instant) -> io::Result<(ExitStatus, String)> {
+        self.stdin = None;
+        let rest = self.stdout.rest(deadline)?;
+        Ok((self.child.0.wait()?, rest))
+    }
+}

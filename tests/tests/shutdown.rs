@@ -1,0 +1,183 @@
+//! Graceful shutdown of the `async_echo` binary: on SIGTERM or SIGINT it
+//! closes its listener at once, lets open connections finish for up to
+//! `--grace-ms`, and exits with status 0.
+//!
+//! The tests synchronise on the server's stderr: `shutting down: ...` is
+//! printed right after the listening socket is closed, and the process's
+//! stdout reaching EOF means it exited.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use tests::support::{Running, PATIENCE};
+
+/// A grace period no test waits for: connections end before it does.
+const LONG_GRACE_MS: u64 = 60_000;
+/// A grace period the server must wait out.
+const SHORT_GRACE: Duration = Duration::from_millis(300);
+/// Most a server may take to exit once nothing holds it back (its last
+/// connection closed, or the grace period over).
+const PROMPT: Duration = Duration::from_secs(5);
+
+/// Starts `async_echo` with `--grace-ms grace_ms` (logging on stderr).
+fn start(grace_ms: u64) -> io::Result<(Running, SocketAddr)> {
+    Running::server("async_echo", &["--addr", "127.0.0.1:0", "--grace-ms", &grace_ms.to_string()])
+}
+
+fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&addr, PATIENCE)?;
+    stream.set_read_timeout(Some(PATIENCE))?;
+    stream.set_write_timeout(Some(PATIENCE))?;
+    Ok(stream)
+}
+
+/// Sends `msg` and expects it back.
+fn exchange(stream: &mut TcpStream, msg: &[u8]) -> io::Result<()> {
+    stream.write_all(msg)?;
+    expect(stream, msg)
+}
+
+/// Reads `msg.len()` bytes, which must equal `msg`.
+fn expect(stream: &mut TcpStream, msg: &[u8]) -> io::Result<()> {
+    let mut back = vec![0u8; msg.len()];
+    stream.read_exact(&mut back)?;
+    assert_eq!(back, msg, "the echo differs");
+    Ok(())
+}
+
+/// Sends `signal` to the server process.
+fn send_signal(server: &Running, signal: libc::c_int) -> io::Result<()> {
+    let pid = libc::pid_t::try_from(server.child.0.id()).map_err(io::Error::other)?;
+    // SAFETY: kill has no memory-safety preconditions. The pid is our
+    // child's, and the child is not reaped until `Guard` or `wait` does it,
+    // so the number cannot have been reused by another process.
+    if unsafe { libc::kill(pid, signal) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Skips stderr lines until one starts with `prefix`; returns it.
+fn line_starting(server: &Running, prefix: &str) -> io::Result<String> {
+    let deadline = Instant::now() + PATIENCE;
+    // One iteration per line; the deadline bounds the time.
+    loop {
+        match server.stderr.next_by(deadline)? {
+            Some(line) if line.starts_with(prefix) => return Ok(line),
+            Some(_) => {}
+            None => return Err(io::Error::other(format!("stderr ended before a line starting with {prefix:?}"))),
+        }
+    }
+}
+
+/// A connection to a stopped listener is refused at once.
+fn assert_refused(addr: SocketAddr) {
+    match TcpStream::connect_timeout(&addr, PATIENCE) {
+        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "connecting after the signal: {e}"),
+        Ok(_) => panic!("the server accepted a connection after the signal"),
+    }
+}
+
+/// Waits for the server to exit (its stdout closes) by `deadline`; returns
+/// its stderr from here on and checks it exited with status 0.
+fn wait_success(server: Running, deadline: Instant) -> io::Result<String> {
+    let stderr = server.stderr.rest(deadline)?;
+    let (status, stdout) = server.wait(deadline)?;
+    assert!(status.success(), "the server exited with {status}; stderr:\n{stderr}");
+    assert!(stdout.is_empty(), "unexpected stdout: {stdout}");
+    Ok(stderr)
+}
+
+/// Client A is mid-conversation (half a message sent, its echo not read)
+/// when the signal comes: new clients are refused, A finishes its round
+/// trip, and once A closes the server exits 0 without waiting for the grace.
+fn in_flight_echo_completes(signal: libc::c_int) -> io::Result<()> {
+    let (server, addr) = start(LONG_GRACE_MS)?;
+    let mut a = connect(addr)?;
+    exchange(&mut a, b"hello")?;
+    let peer = a.local_addr()?;
+    a.write_all(b"first half, ")?;
+
+    let signalled = Instant::now();
+    send_signal(&server, signal)?;
+    let line = line_starting(&server, "shutting down")?;
+    assert!(line.contains(&format!("{LONG_GRACE_MS} ms")), "{line:?}");
+    assert_refused(addr);
+
+    a.write_all(b"second half")?;
+    expect(&mut a, b"first half, second half")?;
+    exchange(&mut a, b"still served after the signal")?;
+
+    // Our FIN ends the connection; the server closes in turn, then exits.
+    a.shutdown(Shutdown::Write)?;
+    let mut rest = [0u8; 16];
+    assert_eq!(a.read(&mut rest)?, 0, "the server sent data after our FIN");
+    let stderr = wait_success(server, Instant::now() + PROMPT)?;
+    let waited = signalled.elapsed();
+    assert!(waited < PROMPT, "exiting took {waited:?}");
+    let total = b"hello".len() + b"first half, second half".len() + b"still served after the signal".len();
+    assert!(stderr.contains(&format!("closed {peer} after {total} bytes")), "stderr:\n{stderr}");
+    assert!(!stderr.contains("grace period over"), "the server waited out its grace period:\n{stderr}");
+    Ok(())
+}
+
+/// A connection that stays open holds the server for the grace period, and
+/// no longer: the server exits 0 soon after, closing the connection.
+fn grace_period_ends_open_connections(signal: libc::c_int) -> io::Result<()> {
+    let (server, addr) = start(SHORT_GRACE.as_millis() as u64)?;
+    let mut idle = connect(addr)?;
+    exchange(&mut idle, b"hello")?;
+
+    let signalled = Instant::now();
+    send_signal(&server, signal)?;
+    line_starting(&server, "shutting down")?;
+    assert_refused(addr);
+    exchange(&mut idle, b"served during the grace period")?;
+
+    line_starting(&server, "grace period over")?;
+    wait_success(server, signalled + PROMPT)?;
+    let waited = signalled.elapsed();
+    assert!(waited >= SHORT_GRACE, "the server exited after {waited:?}, before its grace period");
+    assert!(waited < PROMPT, "exiting took {waited:?}");
+    // The server is gone: the idle connection was closed, not left dangling.
+    let mut buf = [0u8; 16];
+    match idle.read(&mut buf) {
+        Ok(0) => {}
+        Ok(n) => panic!("{n} unexpected bytes after the server exited"),
+        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "reading after the exit: {e}"),
+    }
+    Ok(())
+}
+
+#[test]
+fn sigterm_lets_an_in_flight_echo_complete() -> io::Result<()> {
+    in_flight_echo_completes(libc::SIGTERM)
+}
+
+#[test]
+fn sigint_lets_an_in_flight_echo_complete() -> io::Result<()> {
+    in_flight_echo_completes(libc::SIGINT)
+}
+
+#[test]
+fn sigterm_grace_period_ends_open_connections() -> io::Result<()> {
+    grace_period_ends_open_connections(libc::SIGTERM)
+}
+
+#[test]
+fn sigint_grace_period_ends_open_connections() -> io::Result<()> {
+    grace_period_ends_open_connections(libc::SIGINT)
+}
+
+#[test]
+fn exits_at_once_without_connections() -> io::Result<()> {
+    let (server, _addr) = start(LONG_GRACE_MS)?;
+    let signalled = Instant::now();
+    send_signal(&server, libc::SIGTERM)?;
+    let stderr = wait_success(server, signalled + PROMPT)?;
+    assert!(stderr.starts_with("shutting down"), "stderr:\n{stderr}");
+    assert!(!stderr.contains("grace period over"), "the server waited out its grace period:\n{stderr}");
+    assert!(signalled.elapsed() < PROMPT, "exiting took {:?}", signalled.elapsed());
+    Ok(())
+}
