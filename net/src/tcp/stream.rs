@@ -52,16 +52,15 @@ impl TcpStream {
         let connected = sock.connect(&addr)?;
         let stream = TcpStream { io: Registration::with_interest(sock, Interest::both())? };
         if !connected {
+            // A new registration starts optimistic (writable), but a socket
+            // still connecting is not: forget that, and wait for the kernel's
+            // writability event, which marks the end of the handshake
+            // (connect(2): then SO_ERROR says whether it succeeded).
+            if let Some(ev) = stream.io.readiness(Interest::WRITABLE)? {
+                stream.io.clear_readiness(ev);
+            }
             stream.io.writable().await?;
             if let Some(e) = stream.io.get_ref().take_error()? {
-                return Err(e);
-            }
-            // Writable with no error can also mean "not connected" on some
-            // systems; getpeername tells for sure.
-            if let Err(e) = stream.io.get_ref().peer_addr() {
-                if e.raw_os_error() == Some(libc::ENOTCONN) {
-                    return Err(io::Error::new(io::ErrorKind::NotConnected, format!("connecting to {addr} failed")));
-                }
                 return Err(e);
             }
         }
