@@ -167,12 +167,13 @@ impl Signal {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
-    /// Polls for a delivery; see [`Signal::recv`].
+    /// Polls for a delivery; see [`Signal::recv`]. Makes no syscall unless
+    /// the pipe has become readable since the last poll.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<()>> {
         loop {
-            // Drain first, then check the counter, then wait: a delivery
-            // after the check writes a byte, and its event wakes us.
-            self.drain();
+            // Check the counter, then wait for the pipe: the handler bumps
+            // the counter before it writes, so a delivery after the check
+            // leaves the pipe readable and its event wakes us.
             let now = COUNTERS[self.kind.0 as usize].load(Ordering::SeqCst);
             if now != self.seen {
                 self.seen = now;
@@ -181,7 +182,9 @@ impl Signal {
             match self.pipe.poll_read_ready(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(_)) => return Poll::Ready(None),
-                Poll::Ready(Ok(_)) => {}
+                // Bytes (ours or another signal's): drain them, which ends
+                // in WouldBlock and clears the readiness, then look again.
+                Poll::Ready(Ok(_)) => self.drain(),
             }
         }
     }
