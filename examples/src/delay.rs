@@ -6,8 +6,15 @@
 //! order (each after its own delay, one after another); HTTP/1.0 requests
 //! are answered and the connection closed (unless they ask for
 //! keep-alive). A malformed request gets `400`, a head over 8 KiB `431`,
-//! both followed by a close; a connection without a complete request for
-//! [`Config::idle_timeout`] is dropped.
+//! both followed by a close; so does a request cut short by the client's
+//! (half-)close. A connection without a complete request for
+//! [`Config::idle_timeout`] is dropped, and so is one whose client stops
+//! reading: a response that cannot be written within the idle limit ends it.
+//!
+//! [`serve_until_signal`] adds a graceful shutdown: on SIGINT or SIGTERM the
+//! listener closes, connections between requests close at once, and a
+//! request in flight still gets its answer (with `Connection: close`)
+//! within the grace period.
 
 use std::future::{poll_fn, Future};
 use std::io;
@@ -23,7 +30,8 @@ use net::{TcpListener, TcpStream};
 use runtime::io::AsyncWriteExt;
 
 use crate::http::{
-    accept_loop, linger_close, write_error, write_response, IdleTimer, Method, Next, Persistence, RequestReader,
+    accept_loop, linger_close, write_error, write_response, Drain, IdleTimer, Method, Next, Persistence, RequestReader,
+    ShutdownSignals,
 };
 
 /// The body of every answer.
@@ -56,23 +64,46 @@ impl Default for Config {
 /// ```
 pub async fn serve(listener: TcpListener, config: Config) -> io::Result<()> {
     accept_loop(&listener, |stream| {
-        runtime::spawn(connection(stream, config));
+        runtime::spawn(connection(stream, config, Drain::never()));
     })
     .await
 }
 
-/// Serves one connection until it closes, fails, idles out or is rejected.
-pub async fn connection(stream: TcpStream, config: Config) {
-    let _ = stream.set_nodelay(true);
-    // An error here is the peer's doing (reset, vanished); nothing to answer.
-    let _ = serve_requests(&stream, config).await;
+/// Like [`serve`] until SIGINT or SIGTERM, then shuts down gracefully (see
+/// [`crate::http::serve_until_signal`]): returns once the open connections
+/// have finished, or after `grace`.
+pub async fn serve_until_signal(
+    listener: TcpListener,
+    config: Config,
+    signals: ShutdownSignals,
+    grace: Duration,
+) -> io::Result<()> {
+    crate::http::serve_until_signal(listener, signals, grace, move |stream, drain| connection(stream, config, drain))
+        .await
 }
 
-async fn serve_requests(stream: &TcpStream, config: Config) -> io::Result<()> {
+/// Serves one connection until it closes, fails, idles out, is rejected or
+/// `drain` fires.
+pub async fn connection(stream: TcpStream, config: Config, mut drain: Drain) {
+    let _ = stream.set_nodelay(true);
+    // An error here is the peer's doing (reset, vanished); nothing to answer.
+    let _ = serve_requests(&stream, config, &mut drain).await;
+}
+
+async fn serve_requests(stream: &TcpStream, config: Config, drain: &mut Drain) -> io::Result<()> {
     let mut reader = RequestReader::new(stream);
     let mut idle = IdleTimer::new(config.idle_timeout);
     let mut writer = stream;
     loop {
+        // Between requests a shutdown closes the connection at once.
+        match idle.guard(drain.unless_draining(reader.wait_for_bytes())).await {
+            None | Some(None) => return Ok(()), // idle too long, or shutting down
+            Some(Some(more)) => {
+                if !more? {
+                    return Ok(()); // the client closed
+                }
+            }
+        }
         let Some(next) = idle.guard(reader.next_request()).await else {
             return Ok(()); // idle too long: drop without a word
         };
@@ -91,7 +122,8 @@ async fn serve_requests(stream: &TcpStream, config: Config) -> io::Result<()> {
         // The whole point: an async timer, so this thread serves the other
         // connections while this one waits.
         runtime::time::sleep(config.delay).await;
-        let persistence = Persistence::for_request(&head);
+        // Shutting down: this answer is the connection's last.
+        let persistence = if drain.is_draining() { Persistence::Close } else { Persistence::for_request(&head) };
         write_response(&mut out, 200, "OK", BODY, head.method == Method::Head, persistence);
         idle.touch();
         if idle.guard(writer.write_all(&out)).await.transpose()?.is_none() {

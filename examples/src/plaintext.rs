@@ -10,9 +10,16 @@
 //!
 //! Keep-alive is the default; `Connection: close` (or HTTP/1.0 without
 //! keep-alive) is answered, then the connection closed. A malformed request
-//! gets `400` and a close, a head over 8 KiB `431`, a method other than
-//! `GET` or `HEAD` `405`; a connection with no complete request for the idle
-//! limit is dropped.
+//! gets `400` and a close (so does a head cut short by the client's
+//! half-close), a head over 8 KiB `431`, a method other than `GET` or `HEAD`
+//! `405`. A connection with no complete request for the idle limit is
+//! dropped, and so is one whose client stops reading its responses for as
+//! long: the responses it cannot take are held (at most one read's worth)
+//! only that long.
+//!
+//! [`serve_until_signal`] adds a graceful shutdown: on SIGINT or SIGTERM the
+//! listener closes, connections between requests close at once, and one in
+//! the middle of a request gets its answer with `Connection: close`.
 
 use std::cell::RefCell;
 use std::io;
@@ -22,7 +29,8 @@ use net::{TcpListener, TcpStream};
 use runtime::io::AsyncWriteExt;
 
 use crate::http::{
-    accept_loop, linger_close, parse_request, write_error, BodySkip, IdleTimer, Method, Persistence, RequestError,
+    accept_loop, linger_close, parse_request, write_error, BodySkip, Drain, IdleTimer, Method, Persistence,
+    RequestError, ShutdownSignals,
 };
 
 /// The answer to a keep-alive `GET`, byte for byte the benchmark kit's
@@ -73,17 +81,33 @@ thread_local! {
 /// ```
 pub async fn serve(listener: TcpListener, idle_timeout: Duration) -> io::Result<()> {
     accept_loop(&listener, |stream| {
-        runtime::spawn(connection(stream, idle_timeout));
+        runtime::spawn(connection(stream, idle_timeout, Drain::never()));
     })
     .await
 }
 
-/// Serves one connection until it closes, fails, idles out or is rejected.
-pub async fn connection(stream: TcpStream, idle_timeout: Duration) {
+/// Like [`serve`] until SIGINT or SIGTERM, then shuts down gracefully (see
+/// [`crate::http::serve_until_signal`]): returns once the open connections
+/// have finished, or after `grace`.
+pub async fn serve_until_signal(
+    listener: TcpListener,
+    idle_timeout: Duration,
+    signals: ShutdownSignals,
+    grace: Duration,
+) -> io::Result<()> {
+    crate::http::serve_until_signal(listener, signals, grace, move |stream, drain| {
+        connection(stream, idle_timeout, drain)
+    })
+    .await
+}
+
+/// Serves one connection until it closes, fails, idles out, is rejected or
+/// `drain` fires.
+pub async fn connection(stream: TcpStream, idle_timeout: Duration, mut drain: Drain) {
     // Responses are complete when written: send them now, not after an ACK.
     let _ = stream.set_nodelay(true);
     // An error here is the peer's doing (reset, vanished); nothing to answer.
-    let _ = serve_requests(&stream, idle_timeout).await;
+    let _ = serve_requests(&stream, idle_timeout, &mut drain).await;
 }
 
 /// What a connection keeps between reads.
@@ -95,6 +119,8 @@ struct Conn {
     body: BodySkip,
     /// Set once a response that ends the connection has been queued.
     close: bool,
+    /// The server is shutting down: the next response closes the connection.
+    draining: bool,
 }
 
 /// What one readiness event came to.
@@ -108,20 +134,38 @@ enum Step {
     Served { answered: usize, full: bool },
 }
 
-async fn serve_requests(stream: &TcpStream, idle_timeout: Duration) -> io::Result<()> {
+async fn serve_requests(stream: &TcpStream, idle_timeout: Duration, drain: &mut Drain) -> io::Result<()> {
     let mut conn = Conn::default();
     let mut idle = IdleTimer::new(idle_timeout);
     // Responses the socket could not take yet.
     let mut rest = Vec::new();
+    let mut writer = stream;
     loop {
-        // Idle connections wait here, holding no buffer.
-        match idle.guard(stream.readable()).await {
+        // Idle connections wait here, holding no buffer. Between requests a
+        // shutdown closes the connection at once.
+        let between = conn.pending.is_empty() && conn.body.is_done();
+        let ready = if between {
+            idle.guard(drain.unless_draining(stream.readable())).await.flatten()
+        } else {
+            idle.guard(stream.readable()).await
+        };
+        match ready {
             None => return Ok(()),
             Some(ready) => ready?,
         }
+        conn.draining = drain.is_draining();
         let step = BUFFERS.with_borrow_mut(|bufs| on_readable(stream, &mut conn, bufs, &mut rest))?;
         let Step::Served { answered, full } = step else {
             if let Step::Eof = step {
+                if conn.pending.iter().any(|&b| b != b'\r' && b != b'\n') {
+                    // The client half-closed in the middle of a head.
+                    let why = format!("connection closed inside the request head ({} bytes)", conn.pending.len());
+                    let mut out = Vec::new();
+                    write_error(&mut out, &RequestError::Malformed(why));
+                    if idle.guard(writer.write_all(&out)).await.transpose()?.is_some() {
+                        linger_close(stream).await;
+                    }
+                }
                 return Ok(());
             }
             continue;
@@ -131,8 +175,8 @@ async fn serve_requests(stream: &TcpStream, idle_timeout: Duration) -> io::Resul
         }
         if !rest.is_empty() {
             // The send buffer is full: wait for it to drain before reading
-            // more, so responses stay in order and memory stays bounded.
-            let mut writer = stream;
+            // more, so responses stay in order and memory stays bounded. A
+            // client that reads nothing for the idle limit is dropped.
             if idle.guard(writer.write_all(&rest)).await.transpose()?.is_none() {
                 return Ok(());
             }
@@ -164,17 +208,17 @@ fn on_readable(stream: &TcpStream, conn: &mut Conn, bufs: &mut Buffers, rest: &m
         Err(e) => return Err(e),
     };
     output.clear();
-    let Conn { pending, body, close } = conn;
+    let Conn { pending, body, close, draining } = conn;
     let answered = if pending.is_empty() {
         // The common case: whole requests in one read, no copy.
-        let (used, answered) = respond(&input[..n], body, close, output);
+        let (used, answered) = respond(&input[..n], body, close, *draining, output);
         if !*close {
             pending.extend_from_slice(&input[used..n]);
         }
         answered
     } else {
         pending.extend_from_slice(&input[..n]);
-        let (used, answered) = respond(pending, body, close, output);
+        let (used, answered) = respond(pending, body, close, *draining, output);
         pending.drain(..used);
         if pending.is_empty() {
             *pending = Vec::new();
@@ -195,8 +239,9 @@ fn on_readable(stream: &TcpStream, conn: &mut Conn, bufs: &mut Buffers, rest: &m
 /// Answers every complete request at the start of `data` into `out`, in
 /// order, and skips request bodies. Returns the bytes consumed and the
 /// requests answered; sets `close` when the connection must close once
-/// `out` is written (and then stops).
-fn respond(data: &[u8], body: &mut BodySkip, close: &mut bool, out: &mut Vec<u8>) -> (usize, usize) {
+/// `out` is written (and then stops). `draining` makes the first answer
+/// the last, with `Connection: close`.
+fn respond(data: &[u8], body: &mut BodySkip, close: &mut bool, draining: bool, out: &mut Vec<u8>) -> (usize, usize) {
     let mut used = 0;
     let mut answered = 0;
     // Each pass consumes a whole request or ends the loop.
@@ -226,7 +271,8 @@ fn respond(data: &[u8], body: &mut BodySkip, close: &mut bool, out: &mut Vec<u8>
         used += len;
         answered += 1;
         *body = BodySkip::new(head.body);
-        let response = match (head.method, Persistence::for_request(&head)) {
+        let persistence = if draining { Persistence::Close } else { Persistence::for_request(&head) };
+        let response = match (head.method, persistence) {
             (Method::Other, _) => {
                 *close = true;
                 METHOD_NOT_ALLOWED
@@ -254,7 +300,7 @@ mod tests {
         let mut body = BodySkip::default();
         let mut close = false;
         let mut out = Vec::new();
-        let (used, answered) = respond(data, &mut body, &mut close, &mut out);
+        let (used, answered) = respond(data, &mut body, &mut close, false, &mut out);
         (used, answered, close, out)
     }
 
@@ -296,14 +342,24 @@ mod tests {
     }
 
     #[test]
+    fn draining_answers_one_request_and_closes() {
+        let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let mut body = BodySkip::default();
+        let mut close = false;
+        let mut out = Vec::new();
+        let (used, answered) = respond(&req.repeat(3), &mut body, &mut close, true, &mut out);
+        assert_eq!((used, answered, close, out.as_slice()), (req.len(), 1, true, RESPONSE_CLOSE));
+    }
+
+    #[test]
     fn skips_bodies_split_across_reads() {
         let mut body = BodySkip::default();
         let mut close = false;
         let mut out = Vec::new();
         let first = b"GET / HTTP/1.1\r\nContent-Length: 10\r\n\r\n12345";
-        assert_eq!(respond(first, &mut body, &mut close, &mut out), (first.len(), 1));
+        assert_eq!(respond(first, &mut body, &mut close, false, &mut out), (first.len(), 1));
         let second = b"67890GET / HTTP/1.1\r\n\r\n";
-        assert_eq!(respond(second, &mut body, &mut close, &mut out), (second.len(), 1));
+        assert_eq!(respond(second, &mut body, &mut close, false, &mut out), (second.len(), 1));
         assert_eq!(out, RESPONSE.repeat(2));
     }
 }

@@ -3,33 +3,46 @@
 //!
 //! With the default 1 s delay, 3 requests take 3 s from a blocking client
 //! (one after another) but about 1 s as 3 coroutines: see `http_client`.
+//!
+//! SIGINT or SIGTERM shuts it down gracefully: requests in flight still get
+//! their answer, within the grace period.
 
 use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use examples::delay::{self, Config};
+use examples::http::ShutdownSignals;
 use examples::{announce, Args};
 use net::TcpListener;
 
 const USAGE: &str = "\
-usage: delay_server [--addr HOST:PORT] [--delay-ms MS] [--idle-ms MS]
+usage: delay_server [--addr HOST:PORT] [--delay-ms MS] [--idle-ms MS] [--grace-ms MS]
 
 An HTTP/1.1 server that answers every request `200 OK` (body `OK`) after a
 delay: one task per connection, one thread. HTTP/1.1 connections stay open
 (pipelined requests are answered in order); HTTP/1.0 ones close after the
-answer. A malformed request gets 400, a head over 8 KiB gets 431.
+answer. A malformed request (or one cut short by the client's close) gets
+400, a head over 8 KiB gets 431. A connection that completes no request,
+or takes no response, for the idle limit is dropped.
+On SIGINT or SIGTERM it stops accepting, closes idle connections, lets
+requests in flight get their answer for up to the grace period, and exits
+with status 0.
 
 options:
   --addr HOST:PORT  address to listen on (default 127.0.0.1:8081; port 0 picks a free port)
   --delay-ms MS     how long each request waits for its answer (default 1000)
   --idle-ms MS      drop a connection without a complete request for this long (default 10000)
+  --grace-ms MS     how long open connections may finish after a signal (default 5000)
   --help            show this help
 ";
 
+/// How long open connections may finish after a signal, by default.
+const DEFAULT_GRACE_MS: u64 = 5000;
+
 fn main() -> ExitCode {
     let args = match Args::parse(std::env::args().skip(1), &["help"])
-        .and_then(|a| a.reject_unknown(&["addr", "delay-ms", "idle-ms", "help"]).map(|()| a))
+        .and_then(|a| a.reject_unknown(&["addr", "delay-ms", "idle-ms", "grace-ms", "help"]).map(|()| a))
     {
         Ok(a) => a,
         Err(e) => return usage_error(&e),
@@ -52,8 +65,12 @@ fn main() -> ExitCode {
         (Err(e), _) | (_, Err(e)) => return usage_error(&e),
         _ => return usage_error("--idle-ms must be above 0"),
     };
+    let grace = match args.parsed("grace-ms", DEFAULT_GRACE_MS) {
+        Ok(ms) => Duration::from_millis(ms),
+        Err(e) => return usage_error(&e),
+    };
     let addr = args.value("addr").unwrap_or("127.0.0.1:8081").to_owned();
-    match runtime::block_on(serve(addr, config)) {
+    match runtime::block_on(serve(addr, config, grace)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("delay_server: {e}");
@@ -67,9 +84,11 @@ fn usage_error(e: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn serve(addr: String, config: Config) -> io::Result<()> {
+async fn serve(addr: String, config: Config, grace: Duration) -> io::Result<()> {
     let listener =
         TcpListener::bind(addr.as_str()).await.map_err(|e| io::Error::new(e.kind(), format!("binding {addr}: {e}")))?;
+    // Listening before the announcement: a signal sent right after it is not lost.
+    let signals = ShutdownSignals::listen()?;
     announce(listener.local_addr()?);
-    delay::serve(listener, config).await
+    delay::serve_until_signal(listener, config, signals, grace).await
 }

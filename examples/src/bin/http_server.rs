@@ -1,47 +1,62 @@
 //! http_server: the TechEmpower "plaintext" test's server. Every `GET` is
 //! answered `200 OK` / `Hello, World!`, keep-alive, pipelined requests in
 //! one write, all connections on one thread.
+//!
+//! SIGINT or SIGTERM shuts it down gracefully, like `delay_server`.
 
 use std::io;
 use std::process::ExitCode;
+use std::time::Duration;
 
+use examples::http::ShutdownSignals;
 use examples::plaintext::{self, IDLE_TIMEOUT};
 use examples::{announce, Args};
 use net::TcpListener;
 
 const USAGE: &str = "\
-usage: http_server [--addr HOST:PORT]
+usage: http_server [--addr HOST:PORT] [--idle-ms MS] [--grace-ms MS]
 
 A minimal HTTP/1.1 \"plaintext\" server: every GET gets `200 OK` with body
 `Hello, World!`. Connections stay open unless the request says
 `Connection: close`; pipelined requests are answered in order, in one write.
-A malformed request gets 400. One task per connection, one thread.
+A malformed request gets 400, a head over 8 KiB 431, another method 405.
+A connection that completes no request, or takes no response, for the idle
+limit is dropped. One task per connection, one thread.
+On SIGINT or SIGTERM it stops accepting, closes idle connections, lets open
+ones finish for up to the grace period, and exits with status 0.
 
 options:
   --addr HOST:PORT  address to listen on (default 127.0.0.1:8082; port 0 picks a free port)
+  --idle-ms MS      drop a connection idle for this long (default 10000)
+  --grace-ms MS     how long open connections may finish after a signal (default 5000)
   --help            show this help
 ";
 
+/// How long open connections may finish after a signal, by default.
+const DEFAULT_GRACE_MS: u64 = 5000;
+
 fn main() -> ExitCode {
     let args = match Args::parse(std::env::args().skip(1), &["help"])
-        .and_then(|a| a.reject_unknown(&["addr", "help"]).map(|()| a))
+        .and_then(|a| a.reject_unknown(&["addr", "idle-ms", "grace-ms", "help"]).map(|()| a))
     {
         Ok(a) => a,
-        Err(e) => {
-            eprintln!("http_server: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return usage_error(&e),
     };
     if args.flag("help") {
         print!("{USAGE}");
         return ExitCode::SUCCESS;
     }
     if let Some(extra) = args.positional.first() {
-        eprintln!("http_server: unexpected argument {extra:?}\n\n{USAGE}");
-        return ExitCode::from(2);
+        return usage_error(&format!("unexpected argument {extra:?}"));
     }
+    let (idle, grace) =
+        match (args.parsed("idle-ms", IDLE_TIMEOUT.as_millis() as u64), args.parsed("grace-ms", DEFAULT_GRACE_MS)) {
+            (Ok(idle), Ok(grace)) if idle > 0 => (Duration::from_millis(idle), Duration::from_millis(grace)),
+            (Err(e), _) | (_, Err(e)) => return usage_error(&e),
+            _ => return usage_error("--idle-ms must be above 0"),
+        };
     let addr = args.value("addr").unwrap_or("127.0.0.1:8082").to_owned();
-    match runtime::block_on(serve(addr)) {
+    match runtime::block_on(serve(addr, idle, grace)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("http_server: {e}");
@@ -50,9 +65,16 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(addr: String) -> io::Result<()> {
+fn usage_error(e: &str) -> ExitCode {
+    eprintln!("http_server: {e}\n\n{USAGE}");
+    ExitCode::from(2)
+}
+
+async fn serve(addr: String, idle: Duration, grace: Duration) -> io::Result<()> {
     let listener =
         TcpListener::bind(addr.as_str()).await.map_err(|e| io::Error::new(e.kind(), format!("binding {addr}: {e}")))?;
+    // Listening before the announcement: a signal sent right after it is not lost.
+    let signals = ShutdownSignals::listen()?;
     announce(listener.local_addr()?);
-    plaintext::serve(listener, IDLE_TIMEOUT).await
+    plaintext::serve_until_signal(listener, idle, signals, grace).await
 }

@@ -14,10 +14,11 @@ const READ_CHUNK: usize = 4 * 1024;
 pub enum Next {
     /// A complete request: its head parsed, its body (if any) skipped.
     Request(RequestHead),
-    /// Bytes that are not an acceptable request: answer the error, then close.
+    /// Bytes that are not an acceptable request: answer the error, then
+    /// close. A request cut short by the client's close (a half-close still
+    /// reads the answer) is `Malformed` too.
     Reject(RequestError),
-    /// The client closed the connection (between requests, or in the middle
-    /// of one, which leaves nothing to answer).
+    /// The client closed the connection between requests.
     Closed,
 }
 
@@ -52,7 +53,7 @@ impl<'a> RequestReader<'a> {
                 }
                 Ok(None) => {
                     if !self.read_more().await? {
-                        return Ok(Next::Closed);
+                        return Ok(self.closed_inside_head());
                     }
                 }
             }
@@ -67,7 +68,7 @@ impl<'a> RequestReader<'a> {
                 break;
             }
             if !self.read_more().await? {
-                return Ok(Next::Closed);
+                return Ok(Next::Reject(RequestError::Malformed("connection closed inside the request body".into())));
             }
         }
         if self.pending.is_empty() {
@@ -75,6 +76,29 @@ impl<'a> RequestReader<'a> {
             self.pending = Vec::new();
         }
         Ok(Next::Request(head))
+    }
+
+    /// Waits until bytes of the next request are there (`true`) or the
+    /// client closed the connection (`false`), holding no buffer while it
+    /// waits. Cancelling it loses nothing, so a server can race it against
+    /// its shutdown.
+    pub async fn wait_for_bytes(&mut self) -> io::Result<bool> {
+        if !self.pending.is_empty() {
+            return Ok(true);
+        }
+        self.read_more().await
+    }
+
+    /// What end of stream before a complete head means: nothing (or only
+    /// the blank lines some clients send after a body) is a close between
+    /// requests; anything else is a request cut short.
+    fn closed_inside_head(&self) -> Next {
+        if self.pending.iter().all(|&b| b == b'\r' || b == b'\n') {
+            Next::Closed
+        } else {
+            let why = format!("connection closed inside the request head ({} bytes)", self.pending.len());
+            Next::Reject(RequestError::Malformed(why))
+        }
     }
 
     /// Appends what the socket has to `pending`; false at end of stream.

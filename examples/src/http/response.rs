@@ -158,11 +158,13 @@ impl ResponseParser {
     fn parse_head(&mut self) -> io::Result<Option<usize>> {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut parsed = httparse::Response::new(&mut headers);
+        let too_long = || invalid(format!("head longer than {MAX_RESPONSE_HEAD} bytes"));
         let len = match parsed.parse(&self.buf) {
+            // Checked on a complete head too: whether a long head arrives in
+            // one read or in several must not change the answer.
+            Ok(httparse::Status::Complete(len)) if len > MAX_RESPONSE_HEAD => return Err(too_long()),
             Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) if self.buf.len() > MAX_RESPONSE_HEAD => {
-                return Err(invalid(format!("head longer than {MAX_RESPONSE_HEAD} bytes")))
-            }
+            Ok(httparse::Status::Partial) if self.buf.len() > MAX_RESPONSE_HEAD => return Err(too_long()),
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(e) => return Err(invalid(format!("{e} (starts {:?})", preview(&self.buf)))),
         };
@@ -330,5 +332,20 @@ mod tests {
         );
         let huge = [b"HTTP/1.1 200 OK\r\nX: ".as_slice(), &vec![b'a'; MAX_RESPONSE_HEAD]].concat();
         assert_eq!(kind(&huge, false), io::ErrorKind::InvalidData);
+    }
+
+    /// Found by the seeded random-input test: a complete head over the
+    /// limit was accepted when it came in one read, rejected in several.
+    #[test]
+    fn head_limit_does_not_depend_on_reads() {
+        let head =
+            [b"HTTP/1.1 200 OK\r\nX: ".as_slice(), &vec![b'a'; MAX_RESPONSE_HEAD], b"\r\nContent-Length: 0\r\n\r\n"]
+                .concat();
+        for step in [head.len(), MAX_RESPONSE_HEAD / 2, 4096] {
+            assert_eq!(parse(&head, step, false).unwrap_err().kind(), io::ErrorKind::InvalidData, "step {step}");
+        }
+        let fits = [b"HTTP/1.1 200 OK\r\nX: ".as_slice(), &vec![b'a'; MAX_RESPONSE_HEAD - 40], b"\r\n\r\n"].concat();
+        assert!(fits.len() <= MAX_RESPONSE_HEAD);
+        assert_eq!(parse(&fits, fits.len(), true).unwrap().status, 200);
     }
 }

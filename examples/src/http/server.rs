@@ -5,17 +5,19 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::net::Shutdown;
 use std::pin::{pin, Pin};
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use net::{TcpListener, TcpStream};
 use runtime::io::AsyncReadExt;
-use runtime::time::{sleep_until, timeout, Sleep};
+use runtime::time::{sleep, sleep_until, timeout, Sleep};
 
 use super::request::{RequestError, RequestHead};
 
 /// How long to pause accepting when the process is out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Most connections [`accept_until`] accepts in a row without polling its stop.
+const STOP_CHECK_EVERY: usize = 64;
 /// How long a closing connection keeps reading (and discarding) what the
 /// client still sends, so our last response is not destroyed by a reset.
 const LINGER: Duration = Duration::from_secs(2);
@@ -25,18 +27,54 @@ const LINGER_BYTES: usize = 1 << 20;
 /// Accepts connections forever, handing each to `on_connection` (which
 /// spawns its task). Running out of file descriptors pauses accepting
 /// instead of failing; connections reset before we accept them are skipped.
-pub async fn accept_loop(listener: &TcpListener, mut on_connection: impl FnMut(TcpStream)) -> io::Result<()> {
+pub async fn accept_loop(listener: &TcpListener, on_connection: impl FnMut(TcpStream)) -> io::Result<()> {
+    accept_until(listener, |_| Poll::Pending, on_connection).await
+}
+
+/// Like [`accept_loop`], until `stop` is ready: then returns `Ok(())`.
+/// `stop` is polled whenever there is nothing to accept, and after every 64
+/// connections of a flood: a flood delays a stop request by at most that
+/// many connections, and does not pay for polling `stop` (which can cost
+/// a syscall) on each one.
+pub async fn accept_until(
+    listener: &TcpListener,
+    mut stop: impl FnMut(&mut Context<'_>) -> Poll<()>,
+    mut on_connection: impl FnMut(TcpStream),
+) -> io::Result<()> {
+    let mut backoff: Option<Sleep> = None;
+    let mut unchecked = 0;
     loop {
-        match listener.accept().await {
-            Ok((stream, _peer)) => on_connection(stream),
-            Err(e) if is_resource_exhaustion(&e) => {
+        let accepted = poll_fn(|cx| {
+            if let Some(pause) = backoff.as_mut() {
+                if Pin::new(pause).poll(cx).is_pending() {
+                    return stop(cx).map(|()| None);
+                }
+                backoff = None;
+            }
+            if unchecked < STOP_CHECK_EVERY {
+                if let Poll::Ready(res) = listener.poll_accept(cx) {
+                    unchecked += 1;
+                    return Poll::Ready(Some(res));
+                }
+            }
+            unchecked = 0;
+            if stop(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            listener.poll_accept(cx).map(Some)
+        })
+        .await;
+        match accepted {
+            None => return Ok(()),
+            Some(Ok((stream, _peer))) => on_connection(stream),
+            Some(Err(e)) if is_resource_exhaustion(&e) => {
                 // The connection stays queued in the kernel; retrying at once
                 // would fail again and spin.
                 eprintln!("accept failed: {e}; retrying in {} ms", ACCEPT_BACKOFF.as_millis());
-                runtime::time::sleep(ACCEPT_BACKOFF).await;
+                backoff = Some(sleep(ACCEPT_BACKOFF));
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset) => {}
-            Err(e) => return Err(io::Error::new(e.kind(), format!("accept: {e}"))),
+            Some(Err(e)) if matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset) => {}
+            Some(Err(e)) => return Err(io::Error::new(e.kind(), format!("accept: {e}"))),
         }
     }
 }

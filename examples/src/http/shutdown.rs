@@ -1,0 +1,220 @@
+//! Graceful shutdown for the example servers: on SIGINT or SIGTERM stop
+//! accepting, let open connections finish for up to a grace period, return.
+//!
+//! [`serve_until_signal`] runs the accept loop and the grace period; each
+//! connection gets a [`Drain`] that tells it the server is shutting down,
+//! so a connection between requests closes at once and one in the middle
+//! of a request answers it (`Connection: close`) before closing. A second
+//! signal ends the grace period early.
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use net::{TcpListener, TcpStream};
+use runtime::signal::{signal, Signal, SignalKind};
+use runtime::sync::{mpsc, oneshot};
+use runtime::time::timeout;
+
+use super::server::accept_until;
+
+/// SIGINT and SIGTERM, listened for from creation on: create it before
+/// announcing the server, so an early signal is neither lost nor fatal.
+#[derive(Debug)]
+pub struct ShutdownSignals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl ShutdownSignals {
+    /// Starts listening on the current runtime; the signals' default action
+    /// (exiting at once) no longer happens.
+    pub fn listen() -> io::Result<ShutdownSignals> {
+        Ok(ShutdownSignals { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
+    }
+
+    /// Ready once either signal arrived since the last time this was ready.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // Both are polled, so both register the waker.
+        let interrupt = self.interrupt.poll_recv(cx).is_ready();
+        let terminate = self.terminate.poll_recv(cx).is_ready();
+        if interrupt || terminate {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// A connection's view of its server's shutdown. Once it fires the
+/// connection finishes the request in hand, answers it with
+/// `Connection: close`, and closes; between requests it closes at once.
+#[derive(Debug)]
+pub struct Drain {
+    /// Set by the server when it starts draining: checking it is one atomic
+    /// load, cheap enough for every request.
+    fired: Arc<AtomicBool>,
+    /// Closed (its sender dropped) when the server starts draining, which
+    /// wakes a connection waiting between requests; `None` for a server
+    /// that never drains.
+    rx: Option<oneshot::Receiver<()>>,
+}
+
+impl Drain {
+    /// A drain that never fires, for servers stopped by other means.
+    pub fn never() -> Drain {
+        Drain { fired: Arc::new(AtomicBool::new(false)), rx: None }
+    }
+
+    /// True once the server is shutting down.
+    pub fn is_draining(&self) -> bool {
+        self.fired.load(Ordering::Acquire)
+    }
+
+    /// Ready once the server is shutting down (and every time after).
+    pub fn poll_draining(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_draining() {
+            return Poll::Ready(());
+        }
+        match self.rx.as_mut() {
+            None => Poll::Pending,
+            Some(rx) => Pin::new(rx).poll(cx).map(|_| ()),
+        }
+    }
+
+    /// Runs `future` until it completes (`Some`) or the server starts
+    /// shutting down (`None`, and `future` is dropped). If both are ready
+    /// the future wins: bytes that arrived before the signal are served.
+    pub async fn unless_draining<F: Future>(&mut self, future: F) -> Option<F::Output> {
+        let mut future = pin!(future);
+        poll_fn(|cx| {
+            if let Poll::Ready(v) = future.as_mut().poll(cx) {
+                return Poll::Ready(Some(v));
+            }
+            self.poll_draining(cx).map(|()| None)
+        })
+        .await
+    }
+}
+
+/// The server's side of every open connection's [`Drain`].
+#[derive(Debug, Default)]
+struct Drains {
+    /// Shared by every drain; set first when they fire.
+    fired: Arc<AtomicBool>,
+    /// One sender per connection; dropping it wakes that connection.
+    senders: Vec<oneshot::Sender<()>>,
+    /// When `senders` reaches this length the finished connections' senders
+    /// are dropped, so memory follows the open connections (amortised O(1)).
+    prune_at: usize,
+}
+
+impl Drains {
+    fn add(&mut self) -> Drain {
+        if self.senders.len() >= self.prune_at {
+            self.senders.retain(|tx| !tx.is_closed());
+            self.prune_at = (2 * self.senders.len()).max(64);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.senders.push(tx);
+        Drain { fired: self.fired.clone(), rx: Some(rx) }
+    }
+
+    /// Fires every drain: the flag first, so a woken connection sees it.
+    fn fire(&mut self) {
+        self.fired.store(true, Ordering::Release);
+        self.senders = Vec::new();
+    }
+}
+
+/// How the grace period ended.
+enum Ended {
+    /// Every connection closed.
+    AllClosed,
+    /// Another signal came.
+    Signal,
+}
+
+/// Serves `listener` until SIGINT or SIGTERM, spawning `connection(stream,
+/// drain)` for each connection. Then closes the listener (new connections
+/// are refused), fires every [`Drain`], and waits up to `grace` for the
+/// open connections to finish (or for a second signal). Returns `Ok(())`:
+/// the caller exits, and the connections still open close with it.
+///
+/// Logs on stderr, for people and tests: `shutting down: waiting up to N
+/// ms for open connections` once the listener is closed, then `grace
+/// period over: ...` or `second signal: ...` if connections remained.
+pub async fn serve_until_signal<F, Fut>(
+    listener: TcpListener,
+    mut signals: ShutdownSignals,
+    grace: Duration,
+    mut connection: F,
+) -> io::Result<()>
+where
+    F: FnMut(TcpStream, Drain) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    // Every connection task holds a clone of `open`; `closed` reports the
+    // end of the channel once all of them have finished.
+    let (open, mut closed) = mpsc::channel::<()>(1);
+    let mut drains = Drains::default();
+    accept_until(
+        &listener,
+        |cx| signals.poll_recv(cx),
+        |stream| {
+            let open = open.clone();
+            let serve = connection(stream, drains.add());
+            runtime::spawn(async move {
+                serve.await;
+                drop(open);
+            });
+        },
+    )
+    .await?;
+    drop(listener);
+    drop(open);
+    drains.fire();
+    eprintln!("shutting down: waiting up to {} ms for open connections", grace.as_millis());
+    let ended = poll_fn(|cx| {
+        if closed.poll_recv(cx).is_ready() {
+            return Poll::Ready(Ended::AllClosed);
+        }
+        signals.poll_recv(cx).map(|()| Ended::Signal)
+    });
+    match timeout(grace, ended).await {
+        Ok(Ended::AllClosed) => {}
+        Ok(Ended::Signal) => eprintln!("second signal: closing the remaining connections"),
+        Err(_elapsed) => eprintln!("grace period over: closing the remaining connections"),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drains_fire_and_prune() {
+        runtime::block_on(async {
+            let mut drains = Drains::default();
+            let mut kept: Vec<Drain> = (0..10).map(|_| drains.add()).collect();
+            // Finished connections' senders go at the next prune.
+            for _ in 0..200 {
+                drop(drains.add());
+            }
+            assert!(drains.senders.len() < 150, "{} senders kept", drains.senders.len());
+            assert!(kept.iter().all(|d| !d.is_draining()));
+            assert!(!Drain::never().is_draining());
+            assert_eq!(kept[0].unless_draining(async { 7 }).await, Some(7));
+            drains.fire();
+            for d in &mut kept {
+                assert!(d.is_draining());
+                assert_eq!(d.unless_draining(std::future::pending::<()>()).await, None);
+            }
+        });
+    }
+}
