@@ -89,6 +89,30 @@ pub fn announce(addr: SocketAddr) {
     let _ = out.flush();
 }
 
+/// `n` with a comma every three digits, for counts a reader should take in
+/// at a glance (the learner examples' summaries).
+///
+/// ```
+/// assert_eq!(examples::thousands(9_812_331), "9,812,331");
+/// assert_eq!(examples::thousands(100), "100");
+/// assert_eq!(examples::thousands(0), "0");
+/// ```
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    // The first group has 1 to 3 digits, every later one exactly 3.
+    let mut start = match digits.len() % 3 {
+        0 => 3,
+        r => r,
+    };
+    let mut out = digits[..start].to_owned();
+    while start < digits.len() {
+        out.push(',');
+        out.push_str(&digits[start..start + 3]);
+        start += 3;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
