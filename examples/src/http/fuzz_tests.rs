@@ -231,3 +231,54 @@ fn pieces_join_up() {
     assert_eq!(pieces(input, &[3, 3, 13, 0]), [&b"012"[..], b"3456789"]);
     assert!(pieces(b"", &[1, 2]).is_empty());
 }
+
+/// Heads built to sit on the fast path's edges: every byte value in the
+/// target and in header values, framing headers in any case, bad names,
+/// bare LF, doubled spaces. Wherever the fast path answers, it must give
+/// exactly what httparse gives (`check_request` asserts it).
+#[test]
+fn fast_path_agrees_with_httparse() {
+    /// Mostly `usual`, now and then any byte at all.
+    fn byte(rng: &mut Rng, usual: u8) -> u8 {
+        if rng.one_in(12) {
+            rng.next() as u8
+        } else {
+            usual
+        }
+    }
+    let mut rng = Rng(0x5EED_0000_0000_0004);
+    let mut fast = 0;
+    for round in 0..ROUNDS {
+        let mut head = Vec::new();
+        let method: &[u8] =
+            if rng.one_in(4) { [&b"HEAD "[..], b"GET  ", b"get ", b"POST "][rng.below(4)] } else { b"GET " };
+        head.extend_from_slice(method);
+        head.push(b'/');
+        for _ in 0..rng.below(12) {
+            let c = b'a' + rng.below(26) as u8;
+            head.push(byte(&mut rng, c));
+        }
+        let version: &[u8] = if rng.one_in(4) {
+            [&b" HTTP/1.0\r\n"[..], b" HTTP/1.1\n", b" HTTP/2.0\r\n"][rng.below(3)]
+        } else {
+            b" HTTP/1.1\r\n"
+        };
+        head.extend_from_slice(version);
+        for _ in 0..rng.below(6) {
+            let names: [&[u8]; 7] =
+                [b"Host", b"connection", b"CONTENT-LENGTH", b"Transfer-Encoding", b"X-Odd", b"Bad Name", b""];
+            head.extend_from_slice(names[if rng.one_in(3) { rng.below(7) } else { 0 }]);
+            head.push(b':');
+            for _ in 0..rng.below(10) {
+                let c = b' ' + rng.below(95) as u8;
+                head.push(byte(&mut rng, c));
+            }
+            head.extend_from_slice(if rng.one_in(10) { b"\n" } else { b"\r\n" });
+        }
+        head.extend_from_slice(b"\r\n");
+        fast += usize::from(super::request::parse_simple_get(&head).is_some());
+        let cuts = rng.cuts(head.len());
+        run(round, &head, || check_request(&head, &cuts));
+    }
+    assert!(fast > ROUNDS / 10, "the fast path was taken only {fast} times: the test no longer exercises it");
+}

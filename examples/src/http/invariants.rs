@@ -10,6 +10,7 @@
 
 use std::io;
 
+use super::request::{parse_request_full, parse_simple_get};
 use super::{
     parse_request, BodyLength, BodySkip, ChunkedDecoder, RequestError, RequestHead, Response, ResponseParser,
     MAX_REQUEST_HEAD,
@@ -30,6 +31,7 @@ type Parsed = Result<Option<(RequestHead, usize)>, RequestError>;
 
 /// [`parse_request`] on `input`, and on each prefix ending at a cut (what
 /// a server parses as a head arrives in pieces):
+/// - the fast path for simple heads gives exactly what httparse gives;
 /// - a complete head lies within the input and within [`MAX_REQUEST_HEAD`];
 /// - a prefix shorter than the head needs more bytes; a longer one gives
 ///   the same head; once a prefix is rejected, every longer one is;
@@ -37,6 +39,14 @@ type Parsed = Result<Option<(RequestHead, usize)>, RequestError>;
 ///   `Content-Length` body to the byte, a chunked one to its end, never
 ///   past the input.
 pub fn check_request(input: &[u8], cuts: &[usize]) {
+    if let Some(fast) = parse_simple_get(input) {
+        assert_eq!(
+            parse_request_full(input),
+            Ok(Some(fast)),
+            "the fast path disagrees with httparse on {:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
     let whole = parse_request(input);
     if let Ok(Some((_, len))) = &whole {
         assert!(*len <= input.len() && *len <= MAX_REQUEST_HEAD, "head of {len} bytes from {} bytes", input.len());

@@ -104,6 +104,144 @@ fn malformed(why: impl Into<String>) -> RequestError {
 /// # Ok::<(), examples::http::RequestError>(())
 /// ```
 pub fn parse_request(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, RequestError> {
+    if buf.is_empty() {
+        return Ok(None);
+    }
+    if let Some(parsed) = parse_simple_get(buf) {
+        return Ok(Some(parsed));
+    }
+    parse_request_full(buf)
+}
+
+/// The fast path for the common request: `GET` or `HEAD`, HTTP/1.x, CRLF
+/// line ends, and no header that changes framing or persistence
+/// (`Connection`, `Content-Length`, `Transfer-Encoding`). It accepts only
+/// heads that [`parse_request_full`] accepts with the same result (a test
+/// and the fuzz target check this); for anything else, including an
+/// incomplete head, it returns `None` and the full parser decides.
+///
+/// One pass over the bytes with table lookups: benchmark clients send
+/// thousands of such heads per read, and httparse's generality (it
+/// records every header) costs several times more.
+pub fn parse_simple_get(buf: &[u8]) -> Option<(RequestHead, usize)> {
+    let (method, target) = if buf.starts_with(b"GET ") {
+        (Method::Get, 4)
+    } else if buf.starts_with(b"HEAD ") {
+        (Method::Head, 5)
+    } else {
+        return None;
+    };
+    let mut i = skip_visible(buf, target, b'!');
+    if i == target || buf.get(i) != Some(&b' ') {
+        return None;
+    }
+    let version = match (buf.get(i + 1..i + 9)?, buf.get(i + 9..i + 11)?) {
+        (v, b"\r\n") if v == b"HTTP/1.1" => 1,
+        (v, b"\r\n") if v == b"HTTP/1.0" => 0,
+        _ => return None,
+    };
+    i += 11;
+    for _ in 0..MAX_HEADERS {
+        if buf.get(i..i + 2)? == b"\r\n" {
+            let len = i + 2;
+            return (len <= MAX_REQUEST_HEAD)
+                .then_some((RequestHead { method, version, keep_alive: version == 1, body: BodyLength::Empty }, len));
+        }
+        let name = i;
+        i = skip(buf, i, TOKEN);
+        if i == name || buf.get(i) != Some(&b':') {
+            return None;
+        }
+        if matches!(i - name, 10 | 14 | 17) && affects_framing(&buf[name..i]) {
+            return None;
+        }
+        i = skip_visible(buf, i + 1, b' ');
+        if buf.get(i) == Some(&b'\t') {
+            i = skip(buf, i, VALUE);
+        }
+        if buf.get(i..i + 2)? != b"\r\n" {
+            return None;
+        }
+        i += 2;
+    }
+    None
+}
+
+/// `Connection`, `Content-Length` or `Transfer-Encoding`, in any case.
+fn affects_framing(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"connection")
+        || name.eq_ignore_ascii_case(b"content-length")
+        || name.eq_ignore_ascii_case(b"transfer-encoding")
+}
+
+/// Byte classes for the fast path, as bits of [`CLASSES`].
+/// A `tchar` (RFC 9110 §5.6.2): a header-name byte.
+const TOKEN: u8 = 2;
+/// A header-value byte: visible ASCII, SP or HTAB (obs-text goes to the
+/// full parser, as for the target).
+const VALUE: u8 = 4;
+
+/// The class bits of every byte value.
+static CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut class = 0;
+        if c >= b'!' && c <= b'~' {
+            class |= VALUE;
+        }
+        if c == b' ' || c == b'\t' {
+            class |= VALUE;
+        }
+        let tchar_punct = matches!(
+            c,
+            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+        );
+        if c.is_ascii_alphanumeric() || tchar_punct {
+            class |= TOKEN;
+        }
+        table[b] = class;
+        b += 1;
+    }
+    table
+};
+
+/// The index of the first byte from `from` on outside `lowest..=b'~'`
+/// (`lowest` is `!` for a request target, `SP` for a header value: only
+/// visible ASCII, as httparse's SIMD and scalar paths disagree on bytes
+/// over 0x7f and those go to the full parser). Eight bytes at a time: a
+/// word has a byte below `lowest` if `(x - lowest·1) & !x` has a high bit
+/// set, and one above `~` (0x7e) if `(x + 1·1) | x` does.
+#[inline]
+fn skip_visible(buf: &[u8], from: usize, lowest: u8) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut i = from;
+    while let Some(word) = buf.get(i..i + 8) {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        let below = x.wrapping_sub(ONES * u64::from(lowest)) & !x;
+        let above = x.wrapping_add(ONES) | x;
+        if (below | above) & HIGHS != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while i < buf.len() && (lowest..=b'~').contains(&buf[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// The index of the first byte from `from` on that is not in `class`.
+#[inline]
+fn skip(buf: &[u8], from: usize, class: u8) -> usize {
+    let rest = buf.get(from..).unwrap_or_default();
+    from + rest.iter().position(|&b| CLASSES[b as usize] & class == 0).unwrap_or(rest.len())
+}
+
+/// The general parser (httparse), for every head [`parse_simple_get`] leaves.
+pub fn parse_request_full(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, RequestError> {
     let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
     let len = match req.parse_with_uninit_headers(buf, &mut headers) {
