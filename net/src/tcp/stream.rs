@@ -52,12 +52,16 @@ impl TcpStream {
         let connected = sock.connect(&addr)?;
         let stream = TcpStream { io: Registration::with_interest(sock, Interest::both())? };
         if !connected {
-            // A new registration starts optimistic (writable), but a socket
-            // still connecting is not: forget that, and wait for the kernel's
-            // writability event, which marks the end of the handshake
-            // (connect(2): then SO_ERROR says whether it succeeded).
-            if let Some(ev) = stream.io.readiness(Interest::WRITABLE)? {
-                stream.io.clear_readiness(ev);
+            // A new registration starts optimistic (readable and writable),
+            // but a socket still connecting is neither: forget that, and wait
+            // for the kernel's writability event, which marks the end of the
+            // handshake (connect(2): then SO_ERROR says whether it
+            // succeeded). The first read then waits for data instead of
+            // paying for an EAGAIN.
+            for interest in [Interest::READABLE, Interest::WRITABLE] {
+                if let Some(ev) = stream.io.readiness(interest)? {
+                    stream.io.clear_readiness(ev);
+                }
             }
             stream.io.writable().await?;
             if let Some(e) = stream.io.get_ref().take_error()? {
