@@ -41,8 +41,11 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 mod addr;
+mod listener;
 mod os;
 mod socket;
+mod split;
+mod stream;
 mod tcp;
 mod udp;
 pub mod unix;

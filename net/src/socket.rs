@@ -274,3 +274,36 @@ impl IntoRawFd for Socket {
         self.0.into_raw_fd()
     }
 }
+
+/// `AsRawFd`, `AsFd` and `Debug` for the socket type `$ty`, which holds its
+/// socket as `io: Registration<Socket>`. `Debug` shows each listed address
+/// method's answer (when it has one) under its field name, then the fd.
+macro_rules! socket_traits {
+    ($ty:ident { $($field:literal: $addr:ident),* }) => {
+        impl ::std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> ::std::os::fd::RawFd {
+                ::std::os::fd::AsRawFd::as_raw_fd(&self.io)
+            }
+        }
+
+        impl ::std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> ::std::os::fd::BorrowedFd<'_> {
+                ::std::os::fd::AsFd::as_fd(self.io.get_ref())
+            }
+        }
+
+        impl ::std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                let mut d = f.debug_struct(stringify!($ty));
+                $(
+                    if let Ok(addr) = self.$addr() {
+                        d.field($field, &addr);
+                    }
+                )*
+                d.field("fd", &::std::os::fd::AsRawFd::as_raw_fd(self)).finish()
+            }
+        }
+    };
+}
+
+pub(crate) use socket_traits;

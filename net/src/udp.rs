@@ -5,10 +5,9 @@
 //! are queued, so readiness is cleared on `WouldBlock` alone, never on a
 //! short transfer as streams do.
 
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::task::{Context, Poll};
 
 use runtime::io::{Interest, Registration};
@@ -242,27 +241,4 @@ fn from_std(got: Received) -> io::Result<(usize, SocketAddr)> {
     Ok((got.len, got.from.to_std()?))
 }
 
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
-
-impl fmt::Debug for UdpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("UdpSocket");
-        if let Ok(addr) = self.local_addr() {
-            d.field("local", &addr);
-        }
-        if let Ok(addr) = self.peer_addr() {
-            d.field("peer", &addr);
-        }
-        d.field("fd", &self.as_raw_fd()).finish()
-    }
-}
+crate::socket::socket_traits!(UdpSocket { "local": local_addr, "peer": peer_addr });

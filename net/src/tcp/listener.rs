@@ -1,18 +1,18 @@
 //! [`TcpListener`]: accepts TCP connections.
 
-use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use futures_core::Stream;
 use runtime::io::{Interest, Registration};
 
 use super::TcpStream;
 use crate::addr::{each_addr, ToSocketAddrs};
+use crate::listener;
 use crate::socket::{Socket, BACKLOG};
 
 /// A TCP socket listening for connections.
@@ -75,19 +75,8 @@ impl TcpListener {
 
     /// Polls for a connection; see [`TcpListener::accept`].
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        loop {
-            let accepted = match self.io.poll_read_with(cx, Socket::accept) {
-                Poll::Ready(r) => r,
-                Poll::Pending => return Poll::Pending,
-            };
-            match accepted {
-                Ok((sock, peer)) => return Poll::Ready(TcpStream::from_socket(sock).map(|s| (s, peer))),
-                // The peer reset before we accepted: that connection is gone,
-                // but others may be queued behind it.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
+        let (sock, peer) = ready!(listener::poll_accept(&self.io, cx, Socket::accept))?;
+        Poll::Ready(TcpStream::from_socket(sock).map(|s| (s, peer)))
     }
 
     /// A stream of accepted connections (never ends; errors are items).
@@ -119,27 +108,7 @@ impl TcpListener {
     }
 }
 
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
-
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("TcpListener");
-        if let Ok(addr) = self.local_addr() {
-            d.field("addr", &addr);
-        }
-        d.field("fd", &self.as_raw_fd()).finish()
-    }
-}
+crate::socket::socket_traits!(TcpListener { "addr": local_addr });
 
 /// Future of [`TcpListener::accept`].
 #[derive(Debug)]

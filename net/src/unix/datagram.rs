@@ -3,10 +3,9 @@
 //! Like UDP, reads and writes use `Registration::poll_read_with` /
 //! `poll_write_with` only: a short datagram says nothing about the queue.
 
-use std::fmt;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
@@ -260,27 +259,4 @@ fn from_unix(got: Received) -> io::Result<(usize, SocketAddr)> {
     Ok((got.len, SocketAddr::from_raw(&got.from)?))
 }
 
-impl AsRawFd for UnixDatagram {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for UnixDatagram {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
-
-impl fmt::Debug for UnixDatagram {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("UnixDatagram");
-        if let Ok(addr) = self.local_addr() {
-            d.field("local", &addr);
-        }
-        if let Ok(addr) = self.peer_addr() {
-            d.field("peer", &addr);
-        }
-        d.field("fd", &self.as_raw_fd()).finish()
-    }
-}
+crate::socket::socket_traits!(UnixDatagram { "local": local_addr, "peer": peer_addr });

@@ -1,17 +1,17 @@
 //! [`UnixListener`]: accepts Unix stream connections.
 
-use std::fmt;
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use runtime::io::{Interest, Registration};
 
 use super::path::BoundPath;
 use super::{SocketAddr, UnixStream};
+use crate::listener;
 use crate::socket::{Socket, BACKLOG};
 
 /// A Unix domain socket listening for stream connections.
@@ -81,21 +81,9 @@ impl UnixListener {
 
     /// Polls for a connection; see [`UnixListener::accept`].
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        loop {
-            let accepted = match self.io.poll_read_with(cx, Socket::accept_raw) {
-                Poll::Ready(r) => r,
-                Poll::Pending => return Poll::Pending,
-            };
-            match accepted {
-                Ok((sock, raw)) => {
-                    let peer = SocketAddr::from_raw(&raw)?;
-                    return Poll::Ready(UnixStream::from_socket(sock).map(|s| (s, peer)));
-                }
-                // The client gave up before we accepted; others may be queued.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
+        let (sock, raw) = ready!(listener::poll_accept(&self.io, cx, Socket::accept_raw))?;
+        let peer = SocketAddr::from_raw(&raw)?;
+        Poll::Ready(UnixStream::from_socket(sock).map(|s| (s, peer)))
     }
 
     /// The address the listener is bound to.
@@ -128,27 +116,7 @@ impl UnixListener {
     }
 }
 
-impl AsRawFd for UnixListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.as_raw_fd()
-    }
-}
-
-impl AsFd for UnixListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
-
-impl fmt::Debug for UnixListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("UnixListener");
-        if let Ok(addr) = self.local_addr() {
-            d.field("addr", &addr);
-        }
-        d.field("fd", &self.as_raw_fd()).finish()
-    }
-}
+crate::socket::socket_traits!(UnixListener { "addr": local_addr });
 
 /// Future of [`UnixListener::accept`].
 #[derive(Debug)]
