@@ -8,13 +8,15 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 
 use net::{TcpListener, TcpStream};
 use runtime::io::{AsyncReadExt, AsyncWriteExt};
 use runtime::JoinHandle;
+
+use crate::lock;
 
 /// Write sizes the clients cycle through: odd and prime, so writes straddle
 /// every buffer boundary on the way (1 byte, a few bytes, just under a page,
@@ -142,10 +144,6 @@ pub fn registered_fds() -> io::Result<usize> {
 /// Connections accepted so far: peer address and the echoing task, which
 /// returns how many bytes it echoed before the peer's EOF.
 type Connections = Arc<Mutex<Vec<(SocketAddr, JoinHandle<io::Result<u64>>)>>>;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// An echo server on the current runtime: an accept loop task spawning one
 /// echo task per connection (`read`, then `write_all`, until EOF).

@@ -1,14 +1,15 @@
 //! Helpers for the UDP, Unix-socket and example-binary tests: a private
-//! temporary directory for socket files, and running the `examples`
-//! package's binaries with deadlines on everything they print.
+//! temporary directory for socket files, running the `examples` package's
+//! binaries with deadlines on everything they print, blocking clients for
+//! them, and signalling them to shut down.
 //!
 //! Cargo only tells a package's own tests where its binaries are, so an
 //! example binary is built here with the same cargo, target directory and
 //! profile as the running test (once per test process).
 
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, Read};
-use std::net::SocketAddr;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -58,13 +59,17 @@ impl Drop for TempDir {
     }
 }
 
-/// Where cargo put this test: `<target>[/<triple>]/<profile>/deps/`.
+/// Where cargo put this test, split into the parts a build needs.
 struct Layout {
+    /// The target directory (holds `CACHEDIR.TAG`).
     target_dir: PathBuf,
+    /// `--target TRIPLE`, if this test was cross-built.
     triple: Option<String>,
+    /// The profile directory (`debug`, `release`, or a custom profile's).
     profile_dir: PathBuf,
 }
 
+/// Tests run from `<target>[/<triple>]/<profile>/deps/`.
 fn layout() -> io::Result<Layout> {
     let exe = std::env::current_exe()?;
     let not_found = || io::Error::other(format!("{} is not in <target>/<profile>/deps", exe.display()));
@@ -163,6 +168,19 @@ impl Lines {
             .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, format!("{} closed", self.what)))
     }
 
+    /// A server's first line on stdout, `listening on ADDR`, within
+    /// [`PATIENCE`]: returns the line and ADDR. EOF or any other line is an error.
+    pub fn announcement(&self) -> io::Result<(String, SocketAddr)> {
+        let line = self.next_by(Instant::now() + PATIENCE)?.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::UnexpectedEof, "the server exited before announcing its address")
+        })?;
+        let addr: SocketAddr = line
+            .strip_prefix("listening on ")
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| io::Error::other(format!("unexpected first line {line:?}")))?;
+        Ok((line, addr))
+    }
+
     /// Everything until EOF, which must come before `deadline`.
     pub fn rest(&self, deadline: Instant) -> io::Result<String> {
         let mut all = String::new();
@@ -200,21 +218,25 @@ pub struct Finished {
 impl Finished {
     /// Runs `cmd`; its pipes must reach EOF (it exited) within `patience`.
     pub fn run(cmd: &mut Command, patience: Duration) -> io::Result<Finished> {
-        let mut child = Guard(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?);
-        let stdout = Lines::new(child.0.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?, "stdout");
-        let stderr = Lines::new(child.0.stderr.take().ok_or_else(|| io::Error::other("no stderr"))?, "stderr");
+        let mut running = Running::spawn(cmd)?;
         let deadline = Instant::now() + patience;
-        let stdout = stdout.rest(deadline)?;
-        let stderr = stderr.rest(deadline)?;
-        let status = child.0.wait()?;
+        let stdout = running.stdout.rest(deadline)?;
+        let stderr = running.stderr.rest(deadline)?;
+        let status = running.child.0.wait()?;
         Ok(Finished { status, stdout, stderr })
+    }
+
+    /// Runs the example `name` with `args` and no stdin, for at most [`PATIENCE`].
+    pub fn example(name: &str, args: &[&str]) -> io::Result<Finished> {
+        Finished::run(Command::new(example_binary(name)?).args(args).stdin(Stdio::null()), PATIENCE)
     }
 }
 
-/// A running example binary with piped stdin, stdout and stderr; killed on drop.
+/// A running child process (an example binary, usually) with piped stdout
+/// and stderr, and stdin if it asked for one; killed on drop.
 #[derive(Debug)]
 pub struct Running {
-    /// Its stdin; `None` after [`Running::close_stdin`].
+    /// Its stdin; `None` if it is not a pipe, or after [`Running::close_stdin`].
     pub stdin: Option<ChildStdin>,
     /// Its stdout, line by line.
     pub stdout: Lines,
@@ -225,31 +247,26 @@ pub struct Running {
 }
 
 impl Running {
-    /// Starts the example `name` with `args`.
-    pub fn start(name: &str, args: &[&str]) -> io::Result<Running> {
-        let mut child = Guard(
-            Command::new(example_binary(name)?)
-                .args(args)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()?,
-        );
+    /// Spawns `cmd` with stdout and stderr piped; stdin is as `cmd` sets it
+    /// (a pipe only if it asks for one).
+    pub fn spawn(cmd: &mut Command) -> io::Result<Running> {
+        let mut child = Guard(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?);
         let stdin = child.0.stdin.take();
         let stdout = Lines::new(child.0.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?, "stdout");
         let stderr = Lines::new(child.0.stderr.take().ok_or_else(|| io::Error::other("no stderr"))?, "stderr");
         Ok(Running { stdin, stdout, stderr, child })
     }
 
+    /// Starts the example `name` with `args`.
+    pub fn start(name: &str, args: &[&str]) -> io::Result<Running> {
+        Running::spawn(Command::new(example_binary(name)?).args(args).stdin(Stdio::piped()))
+    }
+
     /// Starts a server and waits for its `listening on ADDR` line, which
     /// must announce a loopback address with a real port.
     pub fn server(name: &str, args: &[&str]) -> io::Result<(Running, SocketAddr)> {
         let running = Running::start(name, args)?;
-        let line = running.stdout.next()?;
-        let addr: SocketAddr = line
-            .strip_prefix("listening on ")
-            .and_then(|a| a.parse().ok())
-            .ok_or_else(|| io::Error::other(format!("unexpected first line {line:?}")))?;
+        let (_, addr) = running.stdout.announcement()?;
         if !addr.ip().is_loopback() || addr.port() == 0 {
             return Err(io::Error::other(format!("announced {addr}")));
         }
@@ -266,5 +283,77 @@ impl Running {
         self.stdin = None;
         let rest = self.stdout.rest(deadline)?;
         Ok((self.child.0.wait()?, rest))
+    }
+}
+
+/// Sends `signal` to the process.
+pub fn send_signal(running: &Running, signal: libc::c_int) -> io::Result<()> {
+    let pid = libc::pid_t::try_from(running.child.0.id()).map_err(io::Error::other)?;
+    // SAFETY: kill has no memory-safety preconditions. The pid is our
+    // child's, and the child is not reaped until `Guard` or `wait` does it,
+    // so the number cannot have been reused by another process.
+    if unsafe { libc::kill(pid, signal) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Skips stderr lines until one starts with `prefix`; returns it.
+pub fn line_starting(running: &Running, prefix: &str) -> io::Result<String> {
+    let deadline = Instant::now() + PATIENCE;
+    // One iteration per line; the deadline bounds the time.
+    loop {
+        match running.stderr.next_by(deadline)? {
+            Some(line) if line.starts_with(prefix) => return Ok(line),
+            Some(_) => {}
+            None => return Err(io::Error::other(format!("stderr ended before a line starting with {prefix:?}"))),
+        }
+    }
+}
+
+/// Waits for the server to exit (its stdout closes) by `deadline`; returns
+/// its stderr from here on and checks it exited with status 0.
+pub fn wait_success(server: Running, deadline: Instant) -> io::Result<String> {
+    let stderr = server.stderr.rest(deadline)?;
+    let (status, stdout) = server.wait(deadline)?;
+    assert!(status.success(), "the server exited with {status}; stderr:\n{stderr}");
+    assert!(stdout.is_empty(), "unexpected stdout: {stdout}");
+    Ok(stderr)
+}
+
+/// A connection to a closed listener is refused at once.
+pub fn assert_refused(addr: SocketAddr) {
+    match TcpStream::connect_timeout(&addr, PATIENCE) {
+        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "connecting after the signal: {e}"),
+        Ok(_) => panic!("the server accepted a connection after the signal"),
+    }
+}
+
+/// A blocking connection with [`PATIENCE`] read and write timeouts.
+pub fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(PATIENCE))?;
+    stream.set_write_timeout(Some(PATIENCE))?;
+    Ok(stream)
+}
+
+/// Sends `msg` and reads as many bytes back.
+pub fn exchange(stream: &mut TcpStream, msg: &[u8]) -> io::Result<Vec<u8>> {
+    stream.write_all(msg)?;
+    let mut back = vec![0u8; msg.len()];
+    stream.read_exact(&mut back)?;
+    Ok(back)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_finds_this_test() -> io::Result<()> {
+        let layout = layout()?;
+        assert!(layout.target_dir.join("CACHEDIR.TAG").is_file());
+        assert!(std::env::current_exe()?.starts_with(Path::new(&layout.profile_dir)));
+        Ok(())
     }
 }

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tests::proc_util::{cpu_ticks, fd_numbers_of, soft_limit};
-use tests::support::{example_binary, Guard, Lines, PATIENCE};
+use tests::support::{example_binary, Guard, Lines, Running, PATIENCE};
 
 /// The server's fd limit: a few fds of its own plus about 58 connections.
 const FD_LIMIT: usize = 64;
@@ -105,7 +105,7 @@ impl Server {
     /// to `limit` in the child only, and waits for its announcement.
     fn start(limit: usize) -> io::Result<Server> {
         let mut cmd = Command::new(example_binary("async_echo")?);
-        cmd.args(["--addr", "127.0.0.1:0"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.args(["--addr", "127.0.0.1:0"]).stdin(Stdio::null());
         let rlimit = libc::rlimit { rlim_cur: limit as libc::rlim_t, rlim_max: limit as libc::rlim_t };
         // SAFETY: the closure runs in the forked child before exec, where
         // only async-signal-safe calls are allowed (signal-safety(7)): it
@@ -122,14 +122,9 @@ impl Server {
                 Ok(())
             });
         }
-        let mut child = Guard(cmd.spawn()?);
-        let stdout = Lines::new(child.0.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?, "stdout");
-        let stderr = Lines::new(child.0.stderr.take().ok_or_else(|| io::Error::other("no stderr"))?, "stderr");
-        let line = stdout.next()?;
-        let addr: SocketAddr = line
-            .strip_prefix("listening on ")
-            .and_then(|a| a.parse().ok())
-            .ok_or_else(|| io::Error::other(format!("unexpected first line {line:?}")))?;
+        let running = Running::spawn(&mut cmd)?;
+        let (_, addr) = running.stdout.announcement()?;
+        let Running { child, stderr, .. } = running;
         let log = Log { stderr, accepted: HashSet::new(), closed: HashSet::new(), failures: 0, first_failure: None };
         Ok(Server { child, addr, log })
     }

@@ -18,9 +18,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use examples::http::{Response, ResponseParser};
-use http_util::{connect, read_to_close, timing_lock, PATIENCE};
+use http_util::{read_to_close, timing_lock};
 use tests::proc_util::{open_fds_of, rss_kib};
-use tests::support::Running;
+use tests::support::{connect, Running, PATIENCE};
 
 /// The delay server's delay, where the test does not need another.
 const DELAY: Duration = Duration::from_millis(50);

@@ -7,7 +7,8 @@ mod http_util;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use http_util::{connect, read_len, read_to_close, refused_addr, timing_lock, Act, Finished, Scripted, ServerProcess};
+use http_util::{read_len, read_to_close, refused_addr, timing_lock, Act, Scripted, ServerProcess};
+use tests::support::{connect, Finished};
 
 const OK_KEEP_ALIVE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nOK";
 const OK_CLOSE: &[u8] =

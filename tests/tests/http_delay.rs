@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use examples::delay::{Background, Config};
 use examples::http::{get, get_blocking, Response, ResponseParser, Url};
-use http_util::{connect, read_len, read_to_close, timing_lock, PATIENCE};
+use http_util::{read_len, read_to_close, timing_lock};
+use tests::support::{connect, PATIENCE};
 
 const OK_KEEP_ALIVE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nOK";
 const OK_CLOSE: &[u8] =

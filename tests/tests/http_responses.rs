@@ -9,7 +9,8 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use examples::http::{get, get_blocking, Response, Url};
-use http_util::{refused_addr, Act, Scripted, PATIENCE};
+use http_util::{refused_addr, Act, Scripted};
+use tests::support::PATIENCE;
 
 /// Which client a test runs.
 #[derive(Clone, Copy, Debug)]

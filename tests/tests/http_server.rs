@@ -7,7 +7,8 @@ use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 
 use examples::http::ResponseParser;
-use http_util::{connect, read_len, read_to_close, Finished, ServerProcess};
+use http_util::{read_len, read_to_close, ServerProcess};
+use tests::support::{connect, Finished};
 
 /// The benchmark kit's reference response (`HTTP_RESPONSE` in its
 /// `src/lib.rs`, sent by `ref_tokio_http` and `ref_epoll_http`), byte for byte.

@@ -17,8 +17,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use examples::http::{Response, ResponseParser};
-use http_util::{connect, read_to_close};
-use tests::support::{Finished, Running, PATIENCE};
+use http_util::read_to_close;
+use tests::support::{assert_refused, connect, line_starting, send_signal, wait_success, Finished, Running, PATIENCE};
 
 /// A grace period no test waits for: connections end before it does.
 const LONG_GRACE_MS: u64 = 60_000;
@@ -61,49 +61,6 @@ impl Server {
             Server::Plaintext => PLAINTEXT_OK,
         }
     }
-}
-
-/// Sends `signal` to the server process.
-fn send_signal(server: &Running, signal: libc::c_int) -> io::Result<()> {
-    let pid = libc::pid_t::try_from(server.child.0.id()).map_err(io::Error::other)?;
-    // SAFETY: kill has no memory-safety preconditions. The pid is our
-    // child's, and the child is not reaped until `Guard` or `wait` does it,
-    // so the number cannot have been reused by another process.
-    if unsafe { libc::kill(pid, signal) } == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Skips stderr lines until one starts with `prefix`; returns it.
-fn line_starting(server: &Running, prefix: &str) -> io::Result<String> {
-    let deadline = Instant::now() + PATIENCE;
-    // One iteration per line; the deadline bounds the time.
-    loop {
-        match server.stderr.next_by(deadline)? {
-            Some(line) if line.starts_with(prefix) => return Ok(line),
-            Some(_) => {}
-            None => return Err(io::Error::other(format!("stderr ended before a line starting with {prefix:?}"))),
-        }
-    }
-}
-
-/// A connection to a closed listener is refused at once.
-fn assert_refused(addr: SocketAddr) {
-    match TcpStream::connect_timeout(&addr, PATIENCE) {
-        Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused, "connecting after the signal: {e}"),
-        Ok(_) => panic!("the server accepted a connection after the signal"),
-    }
-}
-
-/// Waits for the server to exit (its stdout closes) by `deadline`; returns
-/// its stderr from here on and checks it exited with status 0.
-fn wait_success(server: Running, deadline: Instant) -> io::Result<String> {
-    let stderr = server.stderr.rest(deadline)?;
-    let (status, stdout) = server.wait(deadline)?;
-    assert!(status.success(), "the server exited with {status}; stderr:\n{stderr}");
-    assert!(stdout.is_empty(), "unexpected stdout: {stdout}");
-    Ok(stderr)
 }
 
 /// Reads exactly `expected.len()` bytes, which must be `expected`.

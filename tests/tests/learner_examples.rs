@@ -4,13 +4,12 @@
 //! poll that gets slower with more idle fds while epoll does not.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tests::lock;
-use tests::support::{example_binary, Finished, Running, PATIENCE};
+use tests::support::{connect, example_binary, exchange, Finished, Running, PATIENCE};
 
 /// Serialises the tests that burn CPU or measure it, so that
 /// `poll_vs_epoll` does not steal `busy_poll_echo`'s core (the harness
@@ -19,22 +18,6 @@ static CPU_BOUND: Mutex<()> = Mutex::new(());
 
 /// How long a client must hear nothing to count as "not served".
 const SILENCE: Duration = Duration::from_millis(300);
-
-/// A blocking loopback client with bounded reads and writes.
-fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-    let stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(PATIENCE))?;
-    stream.set_write_timeout(Some(PATIENCE))?;
-    Ok(stream)
-}
-
-/// Sends `msg` and reads as many bytes back.
-fn exchange(stream: &mut TcpStream, msg: &[u8]) -> io::Result<Vec<u8>> {
-    stream.write_all(msg)?;
-    let mut back = vec![0u8; msg.len()];
-    stream.read_exact(&mut back)?;
-    Ok(back)
-}
 
 #[test]
 fn blocking_echo_serves_one_client_at_a_time() -> io::Result<()> {
@@ -185,12 +168,12 @@ fn poll_vs_epoll_shows_poll_growing_with_n() -> io::Result<()> {
 #[test]
 fn learner_examples_document_their_options() -> io::Result<()> {
     for (name, option) in [("blocking_echo", "--threads"), ("busy_poll_echo", "--secs"), ("poll_vs_epoll", "--max-n")] {
-        let help = Finished::run(Command::new(example_binary(name)?).arg("--help").stdin(Stdio::null()), PATIENCE)?;
+        let help = Finished::example(name, &["--help"])?;
         assert!(help.status.success(), "{name} --help exited with {}", help.status);
         assert!(help.stdout.starts_with(&format!("usage: {name}")), "{name}: {}", help.stdout);
         assert!(help.stdout.contains(option), "{name} --help does not mention {option}:\n{}", help.stdout);
 
-        let bad = Finished::run(Command::new(example_binary(name)?).arg("--bogus").stdin(Stdio::null()), PATIENCE)?;
+        let bad = Finished::example(name, &["--bogus"])?;
         assert_eq!(bad.status.code(), Some(2), "{name} accepted --bogus");
         assert!(bad.stderr.contains("--bogus"), "{name}: {}", bad.stderr);
     }

@@ -1,174 +1,29 @@
-//! Helpers for the `http_*` tests: running the example binaries, a
-//! scripted std-only HTTP server, and blocking socket helpers.
+//! Helpers for the `http_*` tests: running an example server, a scripted
+//! std-only HTTP server, and blocking socket helpers (the rest is in
+//! `tests::support`).
 //!
 //! Everything waits on a signal (a bound port, a `listening on` line, a
 //! channel message, end of stream) with a deadline, never on a sleep.
 #![allow(dead_code)] // each test file uses its own subset
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
 
-/// How long anything that should be quick may take before the test fails.
-pub const PATIENCE: Duration = Duration::from_secs(10);
-/// How long building the binaries may take (a cold build compiles `examples`).
-const BUILD_PATIENCE: Duration = Duration::from_secs(300);
+use tests::lock;
+use tests::support::{example_binary, Guard, Lines, PATIENCE};
 
 /// Serialises the timing-sensitive tests of one test binary, so they do
 /// not compete with each other for the CPU.
 pub fn timing_lock() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(PoisonError::into_inner)
+    lock(&LOCK)
 }
 
-/// Where cargo put this test: `<target>[/<triple>]/<profile>/deps/`.
-struct Layout {
-    target_dir: PathBuf,
-    triple: Option<String>,
-    profile_dir: PathBuf,
-}
-
-fn layout() -> io::Result<Layout> {
-    let exe = std::env::current_exe()?;
-    let not_found = || io::Error::other(format!("{} is not in <target>/<profile>/deps", exe.display()));
-    let deps = exe.parent().filter(|d| d.ends_with("deps")).ok_or_else(not_found)?;
-    let profile_dir = deps.parent().ok_or_else(not_found)?;
-    let above = profile_dir.parent().ok_or_else(not_found)?;
-    if above.join("CACHEDIR.TAG").exists() {
-        return Ok(Layout { target_dir: above.to_owned(), triple: None, profile_dir: profile_dir.to_owned() });
-    }
-    let target_dir = above.parent().filter(|t| t.join("CACHEDIR.TAG").exists()).ok_or_else(not_found)?;
-    let triple = above.file_name().and_then(|t| t.to_str()).ok_or_else(not_found)?;
-    Ok(Layout {
-        target_dir: target_dir.to_owned(),
-        triple: Some(triple.to_owned()),
-        profile_dir: profile_dir.to_owned(),
-    })
-}
-
-/// The path of example binary `name`, building the `examples` binaries
-/// once per test process (cargo only tells a package's own tests where its
-/// binaries are, so they are built with this test's cargo, target and profile).
-pub fn binary(name: &str) -> io::Result<PathBuf> {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| build().map_err(|e| e.to_string())).clone().map_err(io::Error::other)?;
-    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    if !path.is_file() {
-        return Err(io::Error::other(format!("cargo built the examples, but {} is missing", path.display())));
-    }
-    Ok(path)
-}
-
-fn build() -> io::Result<PathBuf> {
-    let layout = layout()?;
-    let profile = match layout.profile_dir.file_name().and_then(|p| p.to_str()) {
-        Some("debug") => "dev".to_owned(),
-        Some(other) => other.to_owned(),
-        None => return Err(io::Error::other("unnamed profile directory")),
-    };
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "-p", "examples", "--bins", "--profile", &profile])
-        .arg("--target-dir")
-        .arg(&layout.target_dir);
-    if let Some(triple) = &layout.triple {
-        cmd.args(["--target", triple]);
-    }
-    let out = Finished::run(cmd.stdin(Stdio::null()), BUILD_PATIENCE)?;
-    if !out.status.success() {
-        return Err(io::Error::other(format!("building the examples failed ({}):\n{}", out.status, out.stderr)));
-    }
-    Ok(layout.profile_dir)
-}
-
-/// Lines read from a pipe by a helper thread, so a test can wait for one
-/// with a deadline instead of blocking forever.
-pub struct Lines {
-    rx: Receiver<io::Result<String>>,
-    what: &'static str,
-}
-
-impl Lines {
-    pub fn new(pipe: impl Read + Send + 'static, what: &'static str) -> Lines {
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            // Ends at EOF (the process exited or closed the pipe) or when the test is gone.
-            for line in BufReader::new(pipe).lines() {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Lines { rx, what }
-    }
-
-    /// The next line, waiting until `deadline`; `None` at EOF.
-    pub fn next_by(&self, deadline: Instant) -> io::Result<Option<String>> {
-        match self.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) => line.map(Some),
-            Err(RecvTimeoutError::Disconnected) => Ok(None),
-            Err(RecvTimeoutError::Timeout) => {
-                Err(io::Error::new(io::ErrorKind::TimedOut, format!("no line on {} within the deadline", self.what)))
-            }
-        }
-    }
-
-    /// Everything until EOF, which must come before `deadline`.
-    pub fn rest(&self, deadline: Instant) -> io::Result<String> {
-        let mut all = String::new();
-        // At most one iteration per line; the deadline bounds the time.
-        while let Some(line) = self.next_by(deadline)? {
-            all.push_str(&line);
-            all.push('\n');
-        }
-        Ok(all)
-    }
-}
-
-/// A child process that is killed and reaped when dropped, whatever happens.
-pub struct Guard(pub Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A process run to completion: its status and all its output.
-#[derive(Debug)]
-pub struct Finished {
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Finished {
-    /// Runs `cmd`; its pipes must reach EOF (it exited) within `patience`.
-    pub fn run(cmd: &mut Command, patience: Duration) -> io::Result<Finished> {
-        let mut child = Guard(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?);
-        let stdout = Lines::new(child.0.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?, "stdout");
-        let stderr = Lines::new(child.0.stderr.take().ok_or_else(|| io::Error::other("no stderr"))?, "stderr");
-        let deadline = Instant::now() + patience;
-        let stdout = stdout.rest(deadline)?;
-        let stderr = stderr.rest(deadline)?;
-        let status = child.0.wait()?;
-        Ok(Finished { status, stdout, stderr })
-    }
-
-    /// Runs example binary `name` with `args`, for at most [`PATIENCE`].
-    pub fn example(name: &str, args: &[&str]) -> io::Result<Finished> {
-        Finished::run(Command::new(binary(name)?).args(args).stdin(Stdio::null()), PATIENCE)
-    }
-}
-
-/// A running example server, killed on drop.
+/// A running example server, killed on drop; its stderr goes to the test's.
 pub struct ServerProcess {
     _child: Guard,
     pub addr: SocketAddr,
@@ -178,7 +33,7 @@ impl ServerProcess {
     /// Starts `name --addr 127.0.0.1:0 ARGS` and waits for `listening on ADDR`.
     pub fn start(name: &str, args: &[&str]) -> io::Result<ServerProcess> {
         let mut child = Guard(
-            Command::new(binary(name)?)
+            Command::new(example_binary(name)?)
                 .args(["--addr", "127.0.0.1:0"])
                 .args(args)
                 .stdin(Stdio::null())
@@ -187,25 +42,11 @@ impl ServerProcess {
                 .spawn()?,
         );
         let stdout = Lines::new(child.0.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?, "stdout");
-        let line = stdout
-            .next_by(Instant::now() + PATIENCE)?
-            .ok_or_else(|| io::Error::other(format!("{name} exited before announcing its address")))?;
-        let addr: SocketAddr = line
-            .strip_prefix("listening on ")
-            .and_then(|a| a.parse().ok())
-            .ok_or_else(|| io::Error::other(format!("unexpected first line {line:?}")))?;
+        let (line, addr) = stdout.announcement()?;
         assert_eq!(line, format!("listening on 127.0.0.1:{}", addr.port()));
         assert_ne!(addr.port(), 0);
         Ok(ServerProcess { _child: child, addr })
     }
-}
-
-/// A blocking connection with [`PATIENCE`] read and write timeouts.
-pub fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-    let stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(PATIENCE))?;
-    stream.set_write_timeout(Some(PATIENCE))?;
-    Ok(stream)
 }
 
 /// Reads until the peer closes (within the read timeout).
