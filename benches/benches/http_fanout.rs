@@ -30,6 +30,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use benches::Samples;
+
 /// Selects the child mode: `weft` or `tokio`.
 const CHILD_ENV: &str = "HTTP_FANOUT_CHILD";
 /// The server's address, for a child.
@@ -158,9 +160,9 @@ fn parent() -> io::Result<()> {
         "client", "wall: median (min..max)", "client peak RSS", "server peak RSS"
     );
     for (name, runs) in runtimes.iter().zip(&samples) {
-        let wall = Stats(runs.iter().map(|s| s.wall).collect());
-        let client = Stats(runs.iter().filter_map(|s| s.client_kib).map(|k| k as f64).collect());
-        let server = Stats(runs.iter().filter_map(|s| s.server_kib).map(|k| k as f64).collect());
+        let wall: Samples = runs.iter().map(|s| s.wall).collect();
+        let client: Samples = runs.iter().filter_map(|s| s.client_kib).map(|k| k as f64).collect();
+        let server: Samples = runs.iter().filter_map(|s| s.server_kib).map(|k| k as f64).collect();
         println!(
             "{name:<7} {:>26}  {:>15}  {:>15}",
             format!("{} ({}..{})", format_secs(wall.median()), format_secs(wall.min()), format_secs(wall.max())),
@@ -169,7 +171,7 @@ fn parent() -> io::Result<()> {
         );
     }
     if opts.delay_ms == DEFAULT_DELAY_MS && opts.requests == DEFAULT_REQUESTS {
-        let weft = Stats(samples[0].iter().map(|s| s.wall).collect());
+        let weft: Samples = samples[0].iter().map(|s| s.wall).collect();
         let verdict = if weft.median() <= TARGET.as_secs_f64() { "met" } else { "missed" };
         println!("target: weft total <= {} with a 1 s delay: {verdict}", format_secs(TARGET.as_secs_f64()));
     }
@@ -182,30 +184,6 @@ fn kib(k: Option<u64>) -> String {
 
 fn secs(s: Option<f64>) -> String {
     s.map_or_else(|| "n/a".to_owned(), format_secs)
-}
-
-/// Measurements of one side, in the order taken.
-struct Stats(Vec<f64>);
-
-impl Stats {
-    /// The median (mean of the middle two for an even count); NaN if empty.
-    fn median(&self) -> f64 {
-        let mut v = self.0.clone();
-        v.sort_by(f64::total_cmp);
-        match v.len() {
-            0 => f64::NAN,
-            n if n % 2 == 1 => v[n / 2],
-            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-        }
-    }
-
-    fn min(&self) -> f64 {
-        self.0.iter().copied().reduce(f64::min).unwrap_or(f64::NAN)
-    }
-
-    fn max(&self) -> f64 {
-        self.0.iter().copied().reduce(f64::max).unwrap_or(f64::NAN)
-    }
 }
 
 fn format_secs(secs: f64) -> String {

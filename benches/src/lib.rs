@@ -136,6 +136,12 @@ impl Samples {
     }
 }
 
+impl FromIterator<f64> for Samples {
+    fn from_iter<I: IntoIterator<Item = f64>>(values: I) -> Samples {
+        Samples(values.into_iter().collect())
+    }
+}
+
 /// A unit for `value` seconds that leaves three or four significant digits.
 fn time_unit(secs: f64) -> (f64, &'static str) {
     if secs >= 1.0 {

@@ -11,16 +11,8 @@
 //! the body.
 #![no_main]
 
-use examples::http::invariants::{check_chunked_round_trip, check_response};
+use examples::http::invariants::{check_chunked_round_trip, check_response, cuts_and_input};
 use libfuzzer_sys::fuzz_target;
-
-/// Splits `data` into cut positions and the bytes after them.
-fn cuts_and_input(data: &[u8]) -> (Vec<usize>, &[u8]) {
-    let Some((&n, rest)) = data.split_first() else { return (Vec::new(), data) };
-    let n = (usize::from(n) % 5).min(rest.len() / 2);
-    let (cuts, input) = rest.split_at(2 * n);
-    (cuts.chunks(2).map(|c| usize::from(u16::from_le_bytes([c[0], c[1]]))).collect(), input)
-}
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, rest)) = data.split_first() else { return };

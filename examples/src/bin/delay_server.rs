@@ -12,9 +12,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use examples::delay::{self, Config};
-use examples::http::ShutdownSignals;
-use examples::{announce, Args};
-use net::TcpListener;
+use examples::http::listen_and_announce;
+use examples::Args;
 
 const USAGE: &str = "\
 usage: delay_server [--addr HOST:PORT] [--delay-ms MS] [--idle-ms MS] [--grace-ms MS]
@@ -85,10 +84,6 @@ fn usage_error(e: &str) -> ExitCode {
 }
 
 async fn serve(addr: String, config: Config, grace: Duration) -> io::Result<()> {
-    let listener =
-        TcpListener::bind(addr.as_str()).await.map_err(|e| io::Error::new(e.kind(), format!("binding {addr}: {e}")))?;
-    // Listening before the announcement: a signal sent right after it is not lost.
-    let signals = ShutdownSignals::listen()?;
-    announce(listener.local_addr()?);
+    let (listener, signals) = listen_and_announce(&addr).await?;
     delay::serve_until_signal(listener, config, signals, grace).await
 }

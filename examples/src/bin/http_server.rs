@@ -8,10 +8,9 @@ use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use examples::http::ShutdownSignals;
+use examples::http::listen_and_announce;
 use examples::plaintext::{self, IDLE_TIMEOUT};
-use examples::{announce, Args};
-use net::TcpListener;
+use examples::Args;
 
 const USAGE: &str = "\
 usage: http_server [--addr HOST:PORT] [--idle-ms MS] [--grace-ms MS]
@@ -71,10 +70,6 @@ fn usage_error(e: &str) -> ExitCode {
 }
 
 async fn serve(addr: String, idle: Duration, grace: Duration) -> io::Result<()> {
-    let listener =
-        TcpListener::bind(addr.as_str()).await.map_err(|e| io::Error::new(e.kind(), format!("binding {addr}: {e}")))?;
-    // Listening before the announcement: a signal sent right after it is not lost.
-    let signals = ShutdownSignals::listen()?;
-    announce(listener.local_addr()?);
+    let (listener, signals) = listen_and_announce(&addr).await?;
     plaintext::serve_until_signal(listener, idle, signals, grace).await
 }

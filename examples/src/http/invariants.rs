@@ -27,6 +27,16 @@ pub fn pieces<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
     at.windows(2).map(|w| &input[w[0]..w[1]]).filter(|p| !p.is_empty()).collect()
 }
 
+/// A fuzz input split into the cuts it starts with and the bytes after
+/// them: one byte `n`, then `n % 5` cut positions (two bytes each,
+/// little-endian; fewer if the input is shorter), then the rest.
+pub fn cuts_and_input(data: &[u8]) -> (Vec<usize>, &[u8]) {
+    let Some((&n, rest)) = data.split_first() else { return (Vec::new(), data) };
+    let n = (usize::from(n) % 5).min(rest.len() / 2);
+    let (cuts, input) = rest.split_at(2 * n);
+    (cuts.chunks(2).map(|c| usize::from(u16::from_le_bytes([c[0], c[1]]))).collect(), input)
+}
+
 type Parsed = Result<Option<(RequestHead, usize)>, RequestError>;
 
 /// [`parse_request`] on `input`, and on each prefix ending at a cut (what

@@ -10,8 +10,9 @@
 //!   [`MAX_REQUEST_HEAD`] bytes) and skips their bodies; [`RequestReader`]
 //!   does both from a connection, one request at a time.
 //! - [`accept_loop`], [`IdleTimer`], [`write_response`], [`linger_close`]:
-//!   what the example servers share; [`serve_until_signal`] and [`Drain`]
-//!   their graceful shutdown on SIGINT / SIGTERM.
+//!   what the example servers share; [`listen_and_announce`],
+//!   [`serve_until_signal`] and [`Drain`] their graceful shutdown on
+//!   SIGINT / SIGTERM.
 //! - [`invariants`]: what the parsers promise for any input, checked by the
 //!   seeded random-input tests and the fuzz targets in `fuzz/`.
 //!
@@ -36,5 +37,5 @@ pub use reader::{Next, RequestReader};
 pub use request::{parse_request, BodyLength, BodySkip, Method, RequestError, RequestHead, MAX_REQUEST_HEAD};
 pub use response::{Response, ResponseParser, MAX_RESPONSE_HEAD};
 pub use server::{accept_loop, accept_until, linger_close, write_error, write_response, IdleTimer, Persistence};
-pub use shutdown::{serve_until_signal, Drain, ShutdownSignals};
+pub use shutdown::{listen_and_announce, serve_until_signal, Drain, ShutdownSignals};
 pub use url::Url;

@@ -50,6 +50,18 @@ impl ShutdownSignals {
     }
 }
 
+/// Binds `addr`, starts listening for SIGINT and SIGTERM, and only then
+/// announces the bound address (`listening on ADDR`, see
+/// [`announce`](crate::announce)): a signal sent right after the
+/// announcement is not lost. A bind error names `addr`.
+pub async fn listen_and_announce(addr: &str) -> io::Result<(TcpListener, ShutdownSignals)> {
+    let listener =
+        TcpListener::bind(addr).await.map_err(|e| io::Error::new(e.kind(), format!("binding {addr}: {e}")))?;
+    let signals = ShutdownSignals::listen()?;
+    crate::announce(listener.local_addr()?);
+    Ok((listener, signals))
+}
+
 /// A connection's view of its server's shutdown. Once it fires the
 /// connection finishes the request in hand, answers it with
 /// `Connection: close`, and closes; between requests it closes at once.

@@ -104,16 +104,9 @@ impl fmt::Debug for AtomicWaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reactor::Count;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-    use std::task::Wake;
-
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
 
     #[test]
     fn register_then_take() {

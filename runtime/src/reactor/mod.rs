@@ -226,20 +226,24 @@ pub(crate) fn wake_all(wakers: &mut Vec<Waker>) {
     }
 }
 
+/// A waker that counts its wakes, for the unit tests of the reactor's modules.
+#[cfg(test)]
+struct Count(std::sync::atomic::AtomicUsize);
+
+#[cfg(test)]
+impl std::task::Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
     use std::os::unix::net::UnixStream;
     use std::sync::atomic::AtomicUsize;
-    use std::task::{Context, Poll, Wake};
-
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
+    use std::task::{Context, Poll};
 
     fn event(token: u64) -> crate::sys::Event {
         crate::sys::Event {

@@ -209,16 +209,9 @@ fn shutdown_error() -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reactor::Count;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-    use std::task::Wake;
-
-    struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
 
     #[test]
     fn clear_keeps_newer_events() {
