@@ -34,6 +34,19 @@ def read(folder):
     return data
 
 
+def nice_ticks(lo, hi, log):
+    """Round tick values between lo and hi (log10 units when log)."""
+    if log:
+        ticks = [m * 10**e for e in range(math.floor(lo), math.ceil(hi) + 1) for m in (1, 2, 5)]
+        return [t for t in ticks if lo <= math.log10(t) <= hi]
+    step = 10 ** math.floor(math.log10(max(hi - lo, 1e-9) / 4))
+    for m in (1, 2, 5, 10):
+        if (hi - lo) / (step * m) <= 6:
+            step *= m
+            break
+    return [i * step for i in range(int(lo // step), int(hi // step) + 1) if lo <= i * step <= hi]
+
+
 def panel(x0, y0, w, h, title, ylabel, series, log_y):
     """One chart: series = {name: [(conns, value)]}, log-scale x."""
     xs = sorted({c for pts in series.values() for c, _ in pts})
@@ -58,10 +71,8 @@ def panel(x0, y0, w, h, title, ylabel, series, log_y):
            f'transform="rotate(-90 {x0 + 14} {y0 + h / 2})">{ylabel}</text>']
     for c in xs:
         out.append(f'<text x="{px(c)}" y="{y0 + h - 24}" text-anchor="middle" font-size="11">{c}</text>')
-    for i in range(5):
-        t = ymin + (ymax - ymin) * i / 4
-        v = 10 ** t if log_y else t
-        label = f"{v / 1000:.0f}k" if v >= 10000 else f"{v:.0f}"
+    for v in nice_ticks(ymin, ymax, log_y):
+        label = f"{v / 1000:g}k" if v >= 1000 else f"{v:g}"
         out.append(f'<text x="{x0 + 55}" y="{py(v) + 4}" text-anchor="end" font-size="11">{label}</text>')
         out.append(f'<line x1="{x0 + 60}" y1="{py(v)}" x2="{x0 + w - 20}" y2="{py(v)}" stroke="#ddd"/>')
     for k, (name, pts) in enumerate(sorted(series.items())):
