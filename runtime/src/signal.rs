@@ -18,7 +18,7 @@
 
 use std::fmt;
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{IntoRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -144,7 +144,7 @@ pub struct Signal {
     /// The counter value already reported.
     seen: u64,
     /// Our duplicate of the self-pipe's read end.
-    pipe: Registration<OwnedFd>,
+    pipe: Registration<UnixStream>,
 }
 
 /// Listens for `kind` on the current runtime. Deliveries from now on are
@@ -154,7 +154,7 @@ pub struct Signal {
 /// Fails outside a runtime, or for signals that cannot be handled
 /// (`SIGKILL`, `SIGSTOP`, and the fault signals).
 pub fn signal(kind: SignalKind) -> io::Result<Signal> {
-    let read = read_end()?.try_clone()?;
+    let read = UnixStream::from(read_end()?.try_clone()?);
     install(kind.0)?;
     let seen = COUNTERS[kind.0 as usize].load(Ordering::SeqCst);
     Ok(Signal { kind, seen, pipe: Registration::with_interest(read, Interest::READABLE)? })
@@ -194,22 +194,11 @@ impl Signal {
     fn drain(&self) {
         let mut buf = [0u8; 64];
         for _ in 0..1024 {
-            match self.pipe.try_io(Interest::READABLE, |fd| (&mut UnixStreamRef(fd.as_raw_fd())).read(&mut buf)) {
+            match self.pipe.try_io(Interest::READABLE, |pipe| (&*pipe).read(&mut buf)) {
                 Ok(n) if n > 0 => continue,
                 _ => break,
             }
         }
-    }
-}
-
-/// Reads from a raw fd we do not own.
-struct UnixStreamRef(RawFd);
-
-impl Read for &mut UnixStreamRef {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: reads at most `buf.len()` bytes into `buf` from an fd kept open by the Signal.
-        let n = cvt(unsafe { libc::read(self.0, buf.as_mut_ptr().cast(), buf.len()) })?;
-        Ok(n as usize)
     }
 }
 
