@@ -118,11 +118,15 @@ impl<T: AsRawFd> Registration<T> {
         self.io.clear_readiness(event);
     }
 
+    /// Waits for `dir`'s readiness and runs `f`; a `WouldBlock` clears the
+    /// readiness it observed and waits again. A success for which
+    /// `drained` is true clears readable/writable too (see `poll_transfer`).
     fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
         dir: Direction,
         mut f: impl FnMut(&T) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         loop {
             let event = match self.io.poll_ready(cx, dir) {
@@ -132,7 +136,12 @@ impl<T: AsRawFd> Registration<T> {
             };
             match f(self.get_ref()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear_readiness(event),
-                res => return Poll::Ready(res),
+                res => {
+                    if matches!(&res, Ok(r) if drained(r)) {
+                        self.io.clear_drained(event);
+                    }
+                    return Poll::Ready(res);
+                }
             }
         }
     }
@@ -140,12 +149,12 @@ impl<T: AsRawFd> Registration<T> {
     /// Runs the non-blocking read operation `f` once the fd is readable;
     /// on `WouldBlock`, clears readiness and waits for the next event.
     pub fn poll_read_with<R>(&self, cx: &mut Context<'_>, f: impl FnMut(&T) -> io::Result<R>) -> Poll<io::Result<R>> {
-        self.poll_io(cx, Direction::Read, f)
+        self.poll_io(cx, Direction::Read, f, |_| false)
     }
 
     /// Like [`Registration::poll_read_with`], for writes.
     pub fn poll_write_with<R>(&self, cx: &mut Context<'_>, f: impl FnMut(&T) -> io::Result<R>) -> Poll<io::Result<R>> {
-        self.poll_io(cx, Direction::Write, f)
+        self.poll_io(cx, Direction::Write, f, |_| false)
     }
 
     /// `async` form of [`Registration::poll_read_with`].
@@ -200,25 +209,14 @@ impl<T: AsRawFd> Registration<T> {
         len: usize,
         mut f: impl FnMut(&T) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
-        let dir = direction(interest);
-        loop {
-            let ev = match self.io.poll_ready(cx, dir) {
-                Poll::Ready(Ok(ev)) => ev,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            };
-            match f(self.get_ref()) {
-                Ok(n) => {
-                    if n > 0 && n < len {
-                        self.io.clear_drained(ev);
-                    }
-                    return Poll::Ready(Ok(n));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear_readiness(ev),
+        // A non-blocking transfer interrupted by a signal is simply retried.
+        let transfer = |t: &T| loop {
+            match f(t) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Poll::Ready(Err(e)),
+                res => return res,
             }
-        }
+        };
+        self.poll_io(cx, direction(interest), transfer, |&n| n > 0 && n < len)
     }
 
     /// [`Registration::poll_transfer`] without waiting: runs `f` once, even
