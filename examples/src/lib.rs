@@ -13,6 +13,7 @@ pub mod frame;
 pub mod http;
 pub mod plaintext;
 pub mod stdin;
+pub mod sys;
 
 use std::io::Write;
 use std::net::SocketAddr;

@@ -1,10 +1,12 @@
 //! weft's networking: async sockets on the weft runtime's reactor.
 //!
-//! Each socket is an owned non-blocking fd plus a
-//! [`runtime::io::Registration`]: the fd is registered once, edge-triggered,
-//! and every operation tries the syscall first, parking the task only when
-//! the kernel says `WouldBlock`. Dropping the socket deregisters and closes
-//! it, exactly once.
+//! Each socket is an owned non-blocking fd inside the runtime's one generic
+//! I/O type, [`runtime::io::Async`]: the fd is registered once,
+//! edge-triggered, with the loop that first polls it, and every operation
+//! tries the syscall first, parking the task only when the kernel says
+//! `WouldBlock`. Dropping the socket deregisters and closes it, exactly
+//! once. `net` makes its own system calls, all in one file (`sys.rs`), and
+//! knows nothing of epoll or kqueue.
 //!
 //! The types: [`TcpListener`] and [`TcpStream`] (with split halves),
 //! [`UdpSocket`], and the Unix domain sockets in [`unix`]:
@@ -41,12 +43,11 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 mod addr;
-mod listener;
-mod os;
+mod datagram;
 mod socket;
-mod split;
-mod stream;
-mod tcp;
+pub mod split;
+mod sys;
+pub mod tcp;
 mod udp;
 pub mod unix;
 

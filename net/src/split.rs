@@ -1,136 +1,245 @@
-//! [`split_halves!`]: the split halves of a stream type, defined once for
-//! [`TcpStream`](crate::TcpStream) and [`UnixStream`](crate::UnixStream).
+//! Split halves of a stream socket, written once for [`TcpStream`] and
+//! [`UnixStream`]: borrowed ([`ReadHalf`], [`WriteHalf`]) and owned
+//! ([`OwnedReadHalf`], [`OwnedWriteHalf`]).
 //!
 //! Splitting needs no lock: the registry keeps one waker slot per
 //! direction, so a reader and a writer can wait on the same socket at once.
+//!
+//! [`TcpStream`]: crate::TcpStream
+//! [`UnixStream`]: crate::UnixStream
 
-/// Defines, in the calling module, the halves of stream type `$stream`
-/// (whose addresses are `$addr`): borrowed `ReadHalf` / `WriteHalf`, owned
-/// `OwnedReadHalf` / `OwnedWriteHalf`, `ReuniteError`, and the stream's
-/// `split` and `into_split` methods.
-///
-/// `$stream` needs an `io: Registration<Socket>` field and the methods
-/// `peer_addr`, `local_addr`, `peek` and `shutdown`.
-macro_rules! split_halves {
-    ($stream:ident, $addr:ty) => {
-        impl $stream {
-            /// Borrowed halves for reading and writing at the same time in one task
-            /// (e.g. with a `select`-style combinator).
-            pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-                (ReadHalf(self), WriteHalf(self))
-            }
+use std::fmt;
+use std::io::{self, IoSlice};
+use std::net::Shutdown;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-            /// Owned halves that can move to two different tasks. The socket closes
-            /// when both are dropped; dropping the write half shuts down the write side.
-            pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
-                let inner = ::std::sync::Arc::new(self);
-                (OwnedReadHalf { inner: inner.clone() }, OwnedWriteHalf { inner, shutdown_on_drop: true })
-            }
-        }
+use runtime::io::{AsyncRead, AsyncWrite};
 
-        #[doc = concat!("The reading half of [`", stringify!($stream), "::split`].")]
-        #[derive(Debug)]
-        pub struct ReadHalf<'a>(&'a $stream);
+pub(crate) mod sealed {
+    use std::io;
+    use std::net::Shutdown;
 
-        #[doc = concat!("The writing half of [`", stringify!($stream), "::split`].")]
-        #[derive(Debug)]
-        pub struct WriteHalf<'a>(&'a $stream);
+    use runtime::io::Async;
 
-        #[doc = concat!(
-            "The reading half of [`", stringify!($stream), "::into_split`]; `Send`, movable to another task."
-        )]
-        #[derive(Debug)]
-        pub struct OwnedReadHalf {
-            inner: ::std::sync::Arc<$stream>,
-        }
+    use crate::socket::Socket;
 
-        #[doc = concat!(
-            "The writing half of [`", stringify!($stream), "::into_split`]. Dropping it shuts down\n",
-            "the write side (the peer sees EOF) unless [`OwnedWriteHalf::forget`] was called."
-        )]
-        #[derive(Debug)]
-        pub struct OwnedWriteHalf {
-            inner: ::std::sync::Arc<$stream>,
-            shutdown_on_drop: bool,
-        }
-
-        /// The halves passed to [`OwnedReadHalf::reunite`] came from different streams.
-        #[derive(Debug)]
-        pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
-
-        impl ::std::fmt::Display for ReuniteError {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str("tried to reunite halves that are not from the same stream")
-            }
-        }
-
-        impl ::std::error::Error for ReuniteError {}
-
-        impl OwnedReadHalf {
-            /// Joins the halves back into the stream, if they belong together.
-            pub fn reunite(self, other: OwnedWriteHalf) -> Result<$stream, ReuniteError> {
-                if !::std::sync::Arc::ptr_eq(&self.inner, &other.inner) {
-                    return Err(ReuniteError(self, other));
-                }
-                let mut other = other;
-                other.shutdown_on_drop = false;
-                let inner = other.inner.clone();
-                drop(other);
-                drop(self);
-                Ok(::std::sync::Arc::try_unwrap(inner).expect("both halves were just dropped"))
-            }
-
-            /// The peer's address.
-            pub fn peer_addr(&self) -> ::std::io::Result<$addr> {
-                self.inner.peer_addr()
-            }
-
-            /// The local address.
-            pub fn local_addr(&self) -> ::std::io::Result<$addr> {
-                self.inner.local_addr()
-            }
-
-            /// Reads incoming data without consuming it.
-            pub async fn peek(&self, buf: &mut [u8]) -> ::std::io::Result<usize> {
-                self.inner.peek(buf).await
-            }
-        }
-
-        impl OwnedWriteHalf {
-            /// Joins the halves back into the stream, if they belong together.
-            pub fn reunite(self, other: OwnedReadHalf) -> Result<$stream, ReuniteError> {
-                other.reunite(self)
-            }
-
-            /// Drops the half without shutting down the write side.
-            pub fn forget(mut self) {
-                self.shutdown_on_drop = false;
-            }
-
-            /// The peer's address.
-            pub fn peer_addr(&self) -> ::std::io::Result<$addr> {
-                self.inner.peer_addr()
-            }
-
-            /// The local address.
-            pub fn local_addr(&self) -> ::std::io::Result<$addr> {
-                self.inner.local_addr()
-            }
-        }
-
-        impl Drop for OwnedWriteHalf {
-            fn drop(&mut self) {
-                if self.shutdown_on_drop {
-                    let _ = self.inner.shutdown(::std::net::Shutdown::Write);
-                }
-            }
-        }
-
-        $crate::stream::stream_io!(AsyncRead for ReadHalf<'_>, |h| &h.0.io);
-        $crate::stream::stream_io!(AsyncWrite for WriteHalf<'_>, |h| &h.0.io);
-        $crate::stream::stream_io!(AsyncRead for OwnedReadHalf, |h| &h.inner.io);
-        $crate::stream::stream_io!(AsyncWrite for OwnedWriteHalf, |h| &h.inner.io);
-    };
+    /// What the halves need of a stream; implemented by `net`'s stream types only.
+    pub trait Stream {
+        /// The stream's address type.
+        type Addr;
+        /// The registered socket.
+        fn io(&self) -> &Async<Socket>;
+        /// The local address.
+        fn local_addr(&self) -> io::Result<Self::Addr>;
+        /// The peer's address.
+        fn peer_addr(&self) -> io::Result<Self::Addr>;
+        /// Shuts down a side of the connection.
+        fn shutdown(&self, how: Shutdown) -> io::Result<()>;
+    }
 }
 
-pub(crate) use split_halves;
+/// A stream socket that can be split: [`TcpStream`](crate::TcpStream) and
+/// [`UnixStream`](crate::UnixStream). Sealed: only `net`'s streams implement it.
+pub trait SplitStream: sealed::Stream + Sized {}
+
+/// The reading half of a stream's `split`: borrowed, for reading and
+/// writing at the same time in one task.
+pub struct ReadHalf<'a, S: SplitStream>(pub(crate) &'a S);
+
+/// The writing half of a stream's `split`.
+pub struct WriteHalf<'a, S: SplitStream>(pub(crate) &'a S);
+
+/// The reading half of a stream's `into_split`: owned, `Send`, movable to
+/// another task. The socket closes when both halves are dropped.
+pub struct OwnedReadHalf<S: SplitStream> {
+    inner: Arc<S>,
+}
+
+/// The writing half of a stream's `into_split`. Dropping it shuts down the
+/// write side (the peer sees EOF) unless [`OwnedWriteHalf::forget`] was called.
+pub struct OwnedWriteHalf<S: SplitStream> {
+    inner: Arc<S>,
+    shutdown_on_drop: bool,
+}
+
+/// The halves passed to [`OwnedReadHalf::reunite`] came from different streams.
+pub struct ReuniteError<S: SplitStream>(pub OwnedReadHalf<S>, pub OwnedWriteHalf<S>);
+
+/// Owned halves of `stream`.
+pub(crate) fn into_split<S: SplitStream>(stream: S) -> (OwnedReadHalf<S>, OwnedWriteHalf<S>) {
+    let inner = Arc::new(stream);
+    (OwnedReadHalf { inner: inner.clone() }, OwnedWriteHalf { inner, shutdown_on_drop: true })
+}
+
+impl<S: SplitStream> OwnedReadHalf<S> {
+    /// Joins the halves back into the stream, if they belong together.
+    pub fn reunite(self, other: OwnedWriteHalf<S>) -> Result<S, ReuniteError<S>> {
+        if !Arc::ptr_eq(&self.inner, &other.inner) {
+            return Err(ReuniteError(self, other));
+        }
+        let mut other = other;
+        other.shutdown_on_drop = false;
+        let inner = other.inner.clone();
+        drop(other);
+        drop(self);
+        Ok(Arc::into_inner(inner).expect("both halves were just dropped"))
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<S::Addr> {
+        self.inner.peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<S::Addr> {
+        self.inner.local_addr()
+    }
+
+    /// Reads incoming data without consuming it.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.io().read_with(|s| s.peek(buf)).await
+    }
+}
+
+impl<S: SplitStream> OwnedWriteHalf<S> {
+    /// Joins the halves back into the stream, if they belong together.
+    pub fn reunite(self, other: OwnedReadHalf<S>) -> Result<S, ReuniteError<S>> {
+        other.reunite(self)
+    }
+
+    /// Drops the half without shutting down the write side.
+    pub fn forget(mut self) {
+        self.shutdown_on_drop = false;
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<S::Addr> {
+        self.inner.peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<S::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+impl<S: SplitStream> Drop for OwnedWriteHalf<S> {
+    fn drop(&mut self) {
+        if self.shutdown_on_drop {
+            let _ = self.inner.shutdown(Shutdown::Write);
+        }
+    }
+}
+
+/// Shuts down the write side of `stream`: the peer reads EOF.
+pub(crate) fn poll_shutdown<S: sealed::Stream>(stream: &S) -> Poll<io::Result<()>> {
+    Poll::Ready(match stream.shutdown(Shutdown::Write) {
+        // Already disconnected: nothing left to shut down.
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+        res => res,
+    })
+}
+
+impl<S: SplitStream> AsyncRead for ReadHalf<'_, S> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.0.io().poll_read(cx, buf)
+    }
+}
+
+impl<S: SplitStream> AsyncRead for OwnedReadHalf<S> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.inner.io().poll_read(cx, buf)
+    }
+}
+
+impl<S: SplitStream> AsyncWrite for WriteHalf<'_, S> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.0.io().poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.0.io().poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        poll_shutdown(self.0)
+    }
+}
+
+impl<S: SplitStream> AsyncWrite for OwnedWriteHalf<S> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.inner.io().poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.inner.io().poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        poll_shutdown(&*self.inner)
+    }
+}
+
+impl<S: SplitStream + fmt::Debug> fmt::Debug for ReadHalf<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ReadHalf").field(self.0).finish()
+    }
+}
+
+impl<S: SplitStream + fmt::Debug> fmt::Debug for WriteHalf<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("WriteHalf").field(self.0).finish()
+    }
+}
+
+impl<S: SplitStream + fmt::Debug> fmt::Debug for OwnedReadHalf<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedReadHalf").field("inner", &self.inner).finish()
+    }
+}
+
+impl<S: SplitStream + fmt::Debug> fmt::Debug for OwnedWriteHalf<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedWriteHalf").field("inner", &self.inner).finish()
+    }
+}
+
+impl<S: SplitStream + fmt::Debug> fmt::Debug for ReuniteError<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ReuniteError").field(&self.0).field(&self.1).finish()
+    }
+}
+
+impl<S: SplitStream> fmt::Display for ReuniteError<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("tried to reunite halves that are not from the same stream")
+    }
+}
+
+impl<S: SplitStream + fmt::Debug> std::error::Error for ReuniteError<S> {}

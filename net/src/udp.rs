@@ -1,19 +1,15 @@
-//! [`UdpSocket`]: UDP datagrams.
-//!
-//! Datagram sockets use `Registration::poll_read_with` / `poll_write_with`
-//! only: a datagram shorter than the buffer says nothing about whether more
-//! are queued, so readiness is cleared on `WouldBlock` alone, never on a
-//! short transfer as streams do.
+//! [`UdpSocket`]: UDP datagrams, on the shared [`Datagram`] core.
 
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::task::{Context, Poll};
 
-use runtime::io::{Interest, Registration};
-
-use crate::addr::{each_addr, RawAddr, ToSocketAddrs};
-use crate::socket::{Received, Socket};
+use crate::addr::{each_addr, ToSocketAddrs};
+use crate::datagram::Datagram;
+use crate::socket::{self, Socket};
+use crate::sys::{RawAddr, Received};
 
 /// A UDP socket: sends and receives whole datagrams.
 ///
@@ -45,7 +41,7 @@ use crate::socket::{Received, Socket};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct UdpSocket {
-    io: Registration<Socket>,
+    io: Datagram,
 }
 
 impl UdpSocket {
@@ -60,12 +56,8 @@ impl UdpSocket {
 
     fn bind_addr(addr: SocketAddr) -> io::Result<UdpSocket> {
         let sock = Socket::new(&addr, libc::SOCK_DGRAM)?;
-        sock.bind(&addr)?;
-        UdpSocket::from_socket(sock)
-    }
-
-    fn from_socket(sock: Socket) -> io::Result<UdpSocket> {
-        Ok(UdpSocket { io: Registration::new(sock)? })
+        sock.bind(&RawAddr::from_std(&addr))?;
+        Ok(UdpSocket { io: Datagram::new(sock) })
     }
 
     /// Sets the default destination of [`UdpSocket::send`] and limits
@@ -74,9 +66,7 @@ impl UdpSocket {
     pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
         each_addr(addr, |a| async move {
             self.io
-                .get_ref()
-                .connect(&a)
-                .map(drop)
+                .connect(&RawAddr::from_std(&a))
                 .map_err(|e| io::Error::new(e.kind(), format!("connecting to {a}: {e}")))
         })
         .await
@@ -84,18 +74,18 @@ impl UdpSocket {
 
     /// Sends `buf` as one datagram to the connected peer; returns its length.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.write_with(|s| s.send(buf)).await
+        self.io.send(buf).await
     }
 
     /// Polls [`UdpSocket::send`].
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_write_with(cx, |s| s.send(buf))
+        self.io.poll_send(cx, buf)
     }
 
     /// Sends without waiting: `ErrorKind::WouldBlock` if the socket's send
     /// buffer is full.
     pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.try_io(Interest::WRITABLE, |s| s.send(buf))
+        self.io.try_send(buf)
     }
 
     /// Sends `buf` as one datagram to `target` (its first resolved address).
@@ -103,20 +93,17 @@ impl UdpSocket {
         let addrs = target.resolve().await?;
         let addr =
             addrs.first().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing"))?;
-        let raw = RawAddr::from_std(addr);
-        self.io.write_with(|s| s.send_to_raw(buf, &raw)).await
+        self.io.send_to(buf, &RawAddr::from_std(addr)).await
     }
 
     /// Polls sending `buf` as one datagram to `target`.
     pub fn poll_send_to(&self, cx: &mut Context<'_>, buf: &[u8], target: SocketAddr) -> Poll<io::Result<usize>> {
-        let raw = RawAddr::from_std(&target);
-        self.io.poll_write_with(cx, |s| s.send_to_raw(buf, &raw))
+        self.io.poll_send_to(cx, buf, &RawAddr::from_std(&target))
     }
 
     /// Sends one datagram to `target` without waiting.
     pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
-        let raw = RawAddr::from_std(&target);
-        self.io.try_io(Interest::WRITABLE, |s| s.send_to_raw(buf, &raw))
+        self.io.try_send_to(buf, &RawAddr::from_std(&target))
     }
 
     /// Receives one datagram from the connected peer into `buf`; returns
@@ -129,18 +116,18 @@ impl UdpSocket {
     /// Like [`UdpSocket::recv`], and also says whether the datagram was
     /// longer than `buf` (its excess is lost).
     pub async fn recv_truncated(&self, buf: &mut [u8]) -> io::Result<(usize, bool)> {
-        let got = self.io.read_with(|s| s.recv_msg(buf, 0)).await?;
+        let got = self.io.recv(buf, 0).await?;
         Ok((got.len, got.truncated))
     }
 
     /// Polls [`UdpSocket::recv`].
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_read_with(cx, |s| s.recv_msg(buf, 0)).map_ok(|got| got.len)
+        self.io.poll_recv(cx, buf).map_ok(|got| got.len)
     }
 
     /// Receives without waiting: `ErrorKind::WouldBlock` if no datagram is queued.
     pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.try_io(Interest::READABLE, |s| s.recv_msg(buf, 0)).map(|got| got.len)
+        self.io.try_recv(buf).map(|got| got.len)
     }
 
     /// Receives one datagram into `buf`; returns the bytes copied and the
@@ -154,85 +141,83 @@ impl UdpSocket {
     /// was longer than `buf`: `true` means only `buf.len()` bytes of it
     /// arrived and the rest is lost.
     pub async fn recv_from_truncated(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, bool)> {
-        let got = self.io.read_with(|s| s.recv_msg(buf, 0)).await?;
+        let got = self.io.recv(buf, 0).await?;
         Ok((got.len, got.from.to_std()?, got.truncated))
     }
 
     /// Polls [`UdpSocket::recv_from`].
     pub fn poll_recv_from(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.io.poll_read_with(cx, |s| s.recv_msg(buf, 0)).map(|res| res.and_then(from_std))
+        self.io.poll_recv(cx, buf).map(|res| res.and_then(from_std))
     }
 
     /// Receives one datagram without waiting: `ErrorKind::WouldBlock` if none is queued.
     pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io.try_io(Interest::READABLE, |s| s.recv_msg(buf, 0)).and_then(from_std)
+        self.io.try_recv(buf).and_then(from_std)
     }
 
     /// Copies the next datagram into `buf` without removing it from the
     /// queue; returns the bytes copied and the sender.
     pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io.read_with(|s| s.recv_msg(buf, libc::MSG_PEEK)).await.and_then(from_std)
+        self.io.recv(buf, libc::MSG_PEEK).await.and_then(from_std)
     }
 
     /// Allows or forbids sending to broadcast addresses (`SO_BROADCAST`).
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
-        self.io.get_ref().setsockopt(libc::SOL_SOCKET, libc::SO_BROADCAST, on.into())
+        self.io.socket().setsockopt(libc::SOL_SOCKET, libc::SO_BROADCAST, on.into())
     }
 
     /// Whether `SO_BROADCAST` is set.
     pub fn broadcast(&self) -> io::Result<bool> {
-        Ok(self.io.get_ref().getsockopt(libc::SOL_SOCKET, libc::SO_BROADCAST)? != 0)
+        Ok(self.io.socket().getsockopt(libc::SOL_SOCKET, libc::SO_BROADCAST)? != 0)
     }
 
     /// Sets the IPv4 time-to-live of outgoing datagrams (`IP_TTL`).
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
         let ttl =
             libc::c_int::try_from(ttl).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "TTL too large"))?;
-        self.io.get_ref().setsockopt(libc::IPPROTO_IP, libc::IP_TTL, ttl)
+        self.io.socket().setsockopt(libc::IPPROTO_IP, libc::IP_TTL, ttl)
     }
 
     /// The IPv4 time-to-live of outgoing datagrams.
     pub fn ttl(&self) -> io::Result<u32> {
-        Ok(self.io.get_ref().getsockopt(libc::IPPROTO_IP, libc::IP_TTL)? as u32)
+        Ok(self.io.socket().getsockopt(libc::IPPROTO_IP, libc::IP_TTL)? as u32)
     }
 
     /// The address the socket is bound to (with the real port if bound to 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
+        self.io.socket().local_raw()?.to_std()
     }
 
     /// The connected peer's address; `ErrorKind::NotConnected` if not connected.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
+        self.io.socket().peer_raw()?.to_std()
     }
 
     /// Any pending socket error (`SO_ERROR`), taking it; e.g. an ICMP
     /// "port unreachable" reported for a connected socket.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.io.get_ref().take_error()
+        self.io.socket().take_error()
     }
 
     /// Waits until a datagram may be queued.
     pub async fn readable(&self) -> io::Result<()> {
-        self.io.readable().await
+        self.io.io().readable().await
     }
 
     /// Waits until a datagram may be sent.
     pub async fn writable(&self) -> io::Result<()> {
-        self.io.writable().await
+        self.io.io().writable().await
     }
 
-    /// Takes a bound `std` socket, switches it to non-blocking and registers it.
+    /// Takes a bound `std` socket and switches it to non-blocking mode.
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
-        let sock = Socket::from_owned(OwnedFd::from(socket));
-        sock.set_nonblocking(true)?;
-        UdpSocket::from_socket(sock)
+        Ok(UdpSocket { io: Datagram::new(Socket::from_std(OwnedFd::from(socket))?) })
     }
 
     /// Deregisters the socket and returns it as a `std` socket, still in
     /// non-blocking mode (call `set_nonblocking(false)` to block on it).
     pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
-        Ok(std::net::UdpSocket::from(self.io.into_inner()?.into_owned()))
+        Ok(std::net::UdpSocket::from(self.io.into_socket()?.into_owned()))
     }
 }
 
@@ -241,4 +226,20 @@ fn from_std(got: Received) -> io::Result<(usize, SocketAddr)> {
     Ok((got.len, got.from.to_std()?))
 }
 
-crate::socket::socket_traits!(UdpSocket { "local": local_addr, "peer": peer_addr });
+impl AsRawFd for UdpSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.io().as_raw_fd()
+    }
+}
+
+impl AsFd for UdpSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.io().as_fd()
+    }
+}
+
+impl fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        socket::debug(f, "UdpSocket", &[("local", self.local_addr()), ("peer", self.peer_addr())], self.as_raw_fd())
+    }
+}

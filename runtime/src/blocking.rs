@@ -4,19 +4,19 @@
 //! threads, starts one whenever a job arrives and none is idle (up to a
 //! limit, after which jobs queue), and lets a thread exit after it has idled
 //! for a keep-alive period. The result travels back through a one-shot slot
-//! whose waker is the awaiting task's.
+//! whose [`AtomicWaker`] holds the awaiting task's waker.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::thread;
 use std::time::Duration;
 
-use crate::task::JoinHandle;
+use crate::task::{AtomicWaker, JoinHandle};
 
 /// Default maximum number of pool threads.
 const DEFAULT_MAX_THREADS: usize = 64;
@@ -121,14 +121,18 @@ pub fn blocking_threads() -> usize {
 
 /// The result slot shared by the job and the awaiting task.
 struct Slot<T> {
-    inner: Mutex<SlotState<T>>,
+    /// The job's result: `Some` once it ran, `Err` if it panicked.
+    result: Mutex<Option<thread::Result<T>>>,
+    /// The job was dropped without running (the pool could not start a thread).
+    dropped: AtomicBool,
+    /// The awaiting task.
+    waker: AtomicWaker,
 }
 
-struct SlotState<T> {
-    result: Option<thread::Result<T>>,
-    waker: Option<Waker>,
-    /// The job was dropped without running (the pool could not start a thread).
-    dropped: bool,
+impl<T> Slot<T> {
+    fn lock(&self) -> MutexGuard<'_, Option<thread::Result<T>>> {
+        self.result.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Sets `dropped` if the job is dropped without producing a result.
@@ -136,26 +140,16 @@ struct Sender<T>(Arc<Slot<T>>);
 
 impl<T> Sender<T> {
     fn send(self, value: thread::Result<T>) {
-        let mut s = self.0.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        s.result = Some(value);
-        let waker = s.waker.take();
-        drop(s);
-        if let Some(w) = waker {
-            w.wake();
-        }
+        *self.0.lock() = Some(value);
+        self.0.waker.wake();
     }
 }
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        let mut s = self.0.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        if s.result.is_none() {
-            s.dropped = true;
-            let waker = s.waker.take();
-            drop(s);
-            if let Some(w) = waker {
-                w.wake();
-            }
+        if self.0.lock().is_none() {
+            self.0.dropped.store(true, Ordering::Release);
+            self.0.waker.wake();
         }
     }
 }
@@ -167,24 +161,17 @@ impl<T> Future for Receiver<T> {
     type Output = T;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let mut s = self.0.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        match s.result.take() {
+        // Register first, then look: a result stored after the look wakes us.
+        self.0.waker.register(cx.waker());
+        let result = self.0.lock().take();
+        match result {
             Some(Ok(v)) => Poll::Ready(v),
             // Re-raise inside the task so its JoinHandle reports the panic.
-            Some(Err(payload)) => {
-                drop(s);
-                panic::resume_unwind(payload)
-            }
-            None if s.dropped => {
-                drop(s);
+            Some(Err(payload)) => panic::resume_unwind(payload),
+            None if self.0.dropped.load(Ordering::Acquire) => {
                 panic!("weft: the blocking pool could not start a thread to run this job")
             }
-            None => {
-                if !s.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                    s.waker = Some(cx.waker().clone());
-                }
-                Poll::Pending
-            }
+            None => Poll::Pending,
         }
     }
 }
@@ -211,7 +198,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let slot = Arc::new(Slot { inner: Mutex::new(SlotState { result: None, waker: None, dropped: false }) });
+    let slot = Arc::new(Slot { result: Mutex::new(None), dropped: AtomicBool::new(false), waker: AtomicWaker::new() });
     let sender = Sender(slot.clone());
     let handle = crate::spawn(Receiver(slot));
     pool().submit(Box::new(move || sender.send(panic::catch_unwind(AssertUnwindSafe(f)))));

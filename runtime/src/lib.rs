@@ -31,32 +31,39 @@
 //!
 //! # Layout
 //!
+//! Lower layers never name higher ones:
+//!
 //! - `sys`: one poller backend per OS (`epoll.rs`, `kqueue.rs`) and the
-//!   syscall helper [`sys::cvt`]; no scheduling logic.
-//! - `reactor`: the poller plus the wakers registry, a slab of per-fd
-//!   readiness and wakers indexed by generation-carrying tokens.
+//!   syscall helper; nothing else in the crate makes a syscall.
+//! - `reactor`: the wakers registry: per registered fd, its cached
+//!   readiness and the tasks waiting on it, in the runtime's one slab.
+//! - `driver`: what a loop waits on (the poller plus the registry), and the
+//!   handle I/O objects register with.
 //! - [`time`]: the timer store, [`time::sleep`], [`time::timeout`], [`time::interval`].
-//! - `task`: the one-allocation task, its state word, [`JoinHandle`].
-//! - [`io`]: [`io::AsyncRead`] / [`io::AsyncWrite`], their extension
-//!   futures, and [`io::Registration`], which `net` builds sockets on.
-//! - [`Runtime`]: the executor loop, [`spawn`], [`spawn_local`], [`block_on`].
+//! - [`task`]: the one-allocation task, its state word, [`JoinHandle`], and
+//!   the hook through which a woken task reaches its scheduler.
+//! - `scheduler`: the loop that runs tasks, waits for the driver and fires timers.
+//! - [`io`]: [`io::AsyncRead`] / [`io::AsyncWrite`], their extension futures,
+//!   and [`io::Async`], the generic I/O type `net` builds sockets on.
+//! - [`sync`], [`signal`], [`spawn_blocking`]: channels, Unix signals, the blocking pool.
+//! - [`Runtime`], [`Builder`], [`block_on`], [`spawn`], [`spawn_local`]: the public face.
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 mod blocking;
-mod context;
-mod injector;
-mod interest;
+mod driver;
 pub mod io;
 mod loom;
 #[cfg(all(test, loom))]
 mod loom_tests;
 mod reactor;
 mod runtime;
+mod scheduler;
 pub mod signal;
 pub mod sync;
-pub mod sys;
-mod task;
+mod sys;
+pub mod task;
 pub mod time;
+mod util;
 
 pub use crate::blocking::{blocking_threads, set_max_blocking_threads, spawn_blocking};
 pub use crate::runtime::{block_on, is_inside_runtime, metrics, spawn, spawn_local, Builder, Metrics, Runtime};

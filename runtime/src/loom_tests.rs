@@ -13,10 +13,16 @@ use loom::sync::atomic::AtomicUsize;
 use loom::sync::Arc;
 use loom::thread;
 
-use crate::injector::Injector;
 use crate::reactor::{Direction, Ready, ScheduledIo};
-use crate::task::join_waker::JoinWaker;
+use crate::task::raw::JoinWaker;
 use crate::task::state::State;
+use crate::util::handoff::Handoff;
+use crate::util::slab::Token;
+
+/// An entry as a fresh registration makes it: readable and writable.
+fn new_io() -> ScheduledIo {
+    ScheduledIo::new(Token::from_raw(1), Ready::READABLE | Ready::WRITABLE)
+}
 
 /// Counts wakes.
 struct Count(AtomicUsize);
@@ -38,7 +44,7 @@ fn counting_waker() -> (StdArc<Count>, Waker) {
 #[test]
 fn readiness_event_is_never_lost() {
     loom::model(|| {
-        let io = Arc::new(ScheduledIo::new(1));
+        let io = Arc::new(new_io());
         // Start "not readable", as after a WouldBlock.
         let waker = Waker::noop();
         let Poll::Ready(Ok(ev)) = io.poll_ready(&mut Context::from_waker(waker), Direction::Read) else {
@@ -66,7 +72,7 @@ fn readiness_event_is_never_lost() {
 #[test]
 fn clear_never_erases_a_newer_event() {
     loom::model(|| {
-        let io = Arc::new(ScheduledIo::new(1));
+        let io = Arc::new(new_io());
         let waker = Waker::noop();
         let Poll::Ready(Ok(ev)) = io.poll_ready(&mut Context::from_waker(waker), Direction::Read) else {
             panic!("starts readable")
@@ -86,7 +92,7 @@ fn clear_never_erases_a_newer_event() {
 #[test]
 fn injected_task_is_taken_or_notified() {
     loom::model(|| {
-        let inj = Arc::new(Injector::<u8>::new());
+        let inj = Arc::new(Handoff::<u8>::new());
         let notifications = Arc::new(AtomicUsize::new(0));
         // A wake-up from an earlier push, already seen by the poller.
         assert!(inj.request_notify());
@@ -177,7 +183,7 @@ fn concurrent_wakes_queue_once() {
 #[test]
 fn reparking_reader_is_never_stranded() {
     loom::model(|| {
-        let io = Arc::new(ScheduledIo::new(1));
+        let io = Arc::new(new_io());
         let reactor = {
             let io = io.clone();
             thread::spawn(move || {

@@ -4,14 +4,12 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::rc::Rc;
 
-use crate::context::{self, Core};
-use crate::reactor;
-use crate::task::{raw, JoinHandle};
+use crate::scheduler::context;
+use crate::scheduler::current_thread::{Config, Core};
+pub use crate::scheduler::Metrics;
+use crate::task::JoinHandle;
 
 /// Default tasks polled per tick before I/O and timers are checked again.
 const DEFAULT_EVENT_INTERVAL: usize = 128;
@@ -21,7 +19,7 @@ const DEFAULT_MAX_EVENTS: usize = 1024;
 /// A single-threaded async runtime: an executor, a reactor and timers.
 ///
 /// Tasks run on the thread that calls [`Runtime::block_on`]. The runtime is
-/// neither `Send` nor `Sync`; its [`Waker`]s are, and a wake from another
+/// neither `Send` nor `Sync`; its [`Waker`](std::task::Waker)s are, and a wake from another
 /// thread reaches the loop through an injection queue and a poller wake-up.
 ///
 /// Dropping the runtime cancels every task still pending: their futures are
@@ -39,13 +37,14 @@ const DEFAULT_MAX_EVENTS: usize = 1024;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Runtime {
-    /// Boxed so the thread-local pointer to it stays valid if the `Runtime` moves.
-    core: Box<Core>,
+    /// The loop. An `Rc` (so the runtime is `!Send`): the thread-local
+    /// context holds a second reference while `block_on` runs.
+    core: Rc<Core>,
 }
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Runtime").field("id", &self.core.shared.id).field("metrics", &self.metrics()).finish()
+        f.debug_struct("Runtime").field("metrics", &self.metrics()).finish()
     }
 }
 
@@ -90,22 +89,9 @@ impl Builder {
 
     /// Creates the runtime: an epoll (or kqueue) instance and its wake-up fd.
     pub fn build(self) -> io::Result<Runtime> {
-        Ok(Runtime { core: Box::new(Core::new(self.event_interval, self.max_events)?) })
+        let config = Config { event_interval: self.event_interval, max_events: self.max_events };
+        Ok(Runtime { core: Rc::new(Core::new(config)?) })
     }
-}
-
-/// Counters describing a runtime, for tests and monitoring.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Metrics {
-    /// Tasks spawned and not yet completed.
-    pub live_tasks: usize,
-    /// Tasks waiting in the run queue.
-    pub queued_tasks: usize,
-    /// File descriptors registered with the reactor.
-    pub registered_fds: usize,
-    /// Timers (sleeps, timeouts, intervals) waiting for their deadline.
-    pub pending_timers: usize,
 }
 
 impl Runtime {
@@ -128,21 +114,7 @@ impl Runtime {
     /// `block_on` on this thread), since that would deadlock; and if
     /// `future` panics.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let core = &*self.core;
-        let _enter = context::enter(core, false);
-        let mut future = pin!(future);
-        let waker = Waker::from(core.shared.clone());
-        let mut cx = Context::from_waker(&waker);
-        core.shared.main_woken.store(true, std::sync::atomic::Ordering::Relaxed);
-        loop {
-            if core.shared.main_woken.swap(false, std::sync::atomic::Ordering::AcqRel) {
-                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-                    return out;
-                }
-            }
-            run_tasks(core);
-            park(core);
-        }
+        self.core.block_on(future)
     }
 
     /// Spawns a task onto this runtime; it starts running at the next
@@ -152,7 +124,7 @@ impl Runtime {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        spawn_on(&self.core, future)
+        self.core.spawn(future)
     }
 
     /// Spawns a `!Send` task onto this runtime. See [`spawn_local`].
@@ -161,115 +133,18 @@ impl Runtime {
         F: Future + 'static,
         F::Output: 'static,
     {
-        spawn_on(&self.core, future)
+        self.core.spawn(future)
     }
 
     /// The runtime's counters.
     pub fn metrics(&self) -> Metrics {
-        metrics_of(&self.core)
+        self.core.metrics()
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        shutdown(&self.core);
-    }
-}
-
-fn metrics_of(core: &Core) -> Metrics {
-    Metrics {
-        live_tasks: core.tasks.borrow().len(),
-        queued_tasks: core.run_queue.borrow().len(),
-        registered_fds: core.reactor.len(),
-        pending_timers: core.timers.borrow().len(),
-    }
-}
-
-/// Allocates the task, records it in the task list and queues it.
-fn spawn_on<F>(core: &Core, future: F) -> JoinHandle<F::Output>
-where
-    F: Future + 'static,
-{
-    let (listed, queued, handle) = raw::allocate(future, core.shared.clone());
-    if core.shared.is_closed() {
-        // Spawned from a destructor during shutdown: cancel at once.
-        listed.shutdown();
-    } else {
-        core.tasks.borrow_mut().insert(listed);
-        core.run_queue.borrow_mut().push_back(queued);
-    }
-    JoinHandle::new(handle)
-}
-
-/// One tick's worth of tasks: the injected ones join the queue, then up to
-/// `event_interval` tasks are polled.
-fn run_tasks(core: &Core) {
-    core.shared.clear_notified();
-    let injected = core.shared.take_injected();
-    if !injected.is_empty() {
-        core.run_queue.borrow_mut().extend(injected);
-    }
-    for _ in 0..core.event_interval {
-        let Some(task) = core.pop() else { break };
-        if task.run() {
-            let listed = core.tasks.borrow_mut().remove(task.list_index());
-            drop(listed);
-        }
-        drop(task);
-    }
-}
-
-/// Waits in the kernel (not at all if work is pending; else until the
-/// earliest timer), dispatches I/O events and fires due timers.
-fn park(core: &Core) {
-    for key in core.shared.take_timer_cancels() {
-        let waker = core.timers.borrow_mut().cancel(key);
-        drop(waker);
-    }
-    let busy = !core.run_queue.borrow().is_empty()
-        || core.shared.has_injected()
-        || core.shared.main_woken.load(std::sync::atomic::Ordering::Acquire);
-    let timeout = if busy {
-        Some(Duration::ZERO)
-    } else {
-        core.timers.borrow_mut().next_deadline().map(|d| d.saturating_duration_since(Instant::now()))
-    };
-    if let Err(e) = core.reactor.turn(&core.shared.driver, timeout) {
-        // epoll_wait/kevent fail only on invalid arguments (EBADF, EFAULT,
-        // EINVAL): a broken invariant, not a condition to retry.
-        panic!("weft: waiting for I/O events failed: {e}");
-    }
-    let now = Instant::now();
-    core.now.set(now);
-    let mut due = Vec::new();
-    core.timers.borrow_mut().fire(now, &mut due);
-    reactor::wake_all(&mut due);
-}
-
-/// Cancels every task and wakes everything still waiting on this runtime.
-fn shutdown(core: &Core) {
-    let _enter = context::enter(core, true);
-    core.shared.close();
-    loop {
-        drop(core.shared.take_injected());
-        while let Some(task) = core.pop() {
-            drop(task);
-        }
-        let tasks = core.tasks.borrow_mut().drain();
-        if tasks.is_empty() {
-            break;
-        }
-        // Cancelling drops futures, whose destructors may wake or spawn more.
-        for task in tasks {
-            task.shutdown();
-        }
-    }
-    let timers = core.timers.borrow_mut().clear();
-    drop(timers);
-    core.reactor.shutdown();
-    drop(core.shared.take_injected());
-    while let Some(task) = core.pop() {
-        drop(task);
+        self.core.shutdown();
     }
 }
 
@@ -345,7 +220,7 @@ where
 
 #[track_caller]
 fn spawn_current<F: Future + 'static>(future: F) -> JoinHandle<F::Output> {
-    match context::with_current(|core| spawn_on(core, future)) {
+    match context::with_current(|core| core.spawn(future)) {
         Some(handle) => handle,
         None => panic!(
             "weft: spawn called outside of a runtime; call it from inside `block_on` or a task, \
@@ -356,7 +231,7 @@ fn spawn_current<F: Future + 'static>(future: F) -> JoinHandle<F::Output> {
 
 /// The counters of the runtime running on this thread, if any.
 pub fn metrics() -> Option<Metrics> {
-    context::with_current(metrics_of)
+    context::with_current(|core| core.metrics())
 }
 
 /// True if the calling thread is inside a weft runtime (`block_on` or a task).
@@ -367,7 +242,7 @@ pub fn is_inside_runtime() -> bool {
 #[allow(dead_code)]
 fn assert_traits() {
     fn send_sync<T: Send + Sync>() {}
-    send_sync::<Arc<crate::context::Shared>>();
     send_sync::<JoinHandle<u8>>();
     send_sync::<crate::task::AbortHandle>();
+    send_sync::<crate::task::JoinError>();
 }

@@ -24,8 +24,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 
-use crate::io::{Interest, Registration};
-use crate::sys::cvt;
+use crate::io::{Async, Interest};
+use crate::sys;
 
 /// Signal numbers we keep counters for (covers the real-time range on Linux).
 const MAX_SIGNAL: usize = 65;
@@ -99,18 +99,14 @@ fn read_end() -> io::Result<&'static OwnedFd> {
 /// The handler: async-signal-safe (an atomic add and a `write`), and it
 /// preserves `errno` for the code it interrupted.
 extern "C" fn on_signal(signum: libc::c_int) {
-    let errno = crate::sys::errno();
     if let Some(counter) = usize::try_from(signum).ok().and_then(|i| COUNTERS.get(i)) {
         counter.fetch_add(1, Ordering::SeqCst);
     }
     let fd = WRITE_FD.load(Ordering::SeqCst);
     if fd >= 0 {
-        let byte = signum as u8;
-        // SAFETY: writes one byte from a local; a full pipe (EAGAIN) is
-        // fine, the counter already records the delivery.
-        let _ = unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+        // A full pipe is fine: the counter already records the delivery.
+        sys::write_byte_in_signal_handler(fd, signum as u8);
     }
-    crate::sys::set_errno(errno);
 }
 
 /// Installs `on_signal` for `signum` once per process.
@@ -125,14 +121,7 @@ fn install(signum: libc::c_int) -> io::Result<()> {
     if INSTALLED[index].load(Ordering::SeqCst) {
         return Ok(());
     }
-    // SAFETY: sigaction is plain data; zeroes are a valid empty value.
-    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-    action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    action.sa_flags = libc::SA_RESTART;
-    // SAFETY: initialises the mask inside our local struct.
-    cvt(unsafe { libc::sigemptyset(&mut action.sa_mask) })?;
-    // SAFETY: `action` is fully initialised; the old action is not needed.
-    cvt(unsafe { libc::sigaction(signum, &action, std::ptr::null_mut()) })
+    sys::install_signal_handler(signum, on_signal)
         .map_err(|e| io::Error::new(e.kind(), format!("installing a handler for signal {signum}: {e}")))?;
     INSTALLED[index].store(true, Ordering::SeqCst);
     Ok(())
@@ -144,20 +133,21 @@ pub struct Signal {
     /// The counter value already reported.
     seen: u64,
     /// Our duplicate of the self-pipe's read end.
-    pipe: Registration<UnixStream>,
+    pipe: Async<UnixStream>,
 }
 
 /// Listens for `kind` on the current runtime. Deliveries from now on are
 /// reported by [`Signal::recv`]; the signal's default action (e.g. exit on
 /// `SIGINT`) no longer happens, for the rest of the process.
 ///
-/// Fails outside a runtime, or for signals that cannot be handled
-/// (`SIGKILL`, `SIGSTOP`, and the fault signals).
+/// Fails for signals that cannot be handled (`SIGKILL`, `SIGSTOP`, and
+/// the fault signals). It must be awaited inside a runtime.
 pub fn signal(kind: SignalKind) -> io::Result<Signal> {
     let read = UnixStream::from(read_end()?.try_clone()?);
     install(kind.0)?;
     let seen = COUNTERS[kind.0 as usize].load(Ordering::SeqCst);
-    Ok(Signal { kind, seen, pipe: Registration::with_interest(read, Interest::READABLE)? })
+    // The duplicate shares the read end's non-blocking mode (one open file).
+    Ok(Signal { kind, seen, pipe: Async::from_nonblocking(read, Interest::READABLE) })
 }
 
 impl Signal {
@@ -179,7 +169,7 @@ impl Signal {
                 self.seen = now;
                 return Poll::Ready(Some(()));
             }
-            match self.pipe.poll_read_ready(cx) {
+            match self.pipe.poll_ready(cx, Interest::READABLE) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(_)) => return Poll::Ready(None),
                 // Bytes (ours or another signal's): drain them, which ends
@@ -222,8 +212,7 @@ mod tests {
     fn receives_a_raised_signal() {
         crate::block_on(async {
             let mut sig = signal(SignalKind::user_defined1()).unwrap();
-            // SAFETY: raise sends SIGUSR1 to this thread; our handler is installed.
-            unsafe { libc::raise(libc::SIGUSR1) };
+            sys::raise(libc::SIGUSR1).unwrap();
             assert_eq!(sig.recv().await, Some(()));
         });
     }

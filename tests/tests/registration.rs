@@ -1,4 +1,4 @@
-//! `Registration`: readiness wakes exactly the waiting task, WouldBlock
+//! `Async`: readiness wakes exactly the waiting task, WouldBlock
 //! clears cached readiness, and deregistration on drop, `into_inner`, misuse
 //! outside a runtime, and use after the runtime is gone.
 //!
@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use runtime::io::{Interest, Registration};
+use runtime::io::{Async, Interest};
 use runtime::time::timeout;
 use runtime::Runtime;
 use tests::{fd_lock, yield_until, CountPolls};
@@ -33,10 +33,12 @@ fn pair() -> io::Result<(UnixStream, UnixStream)> {
 /// True if `fd` is an open descriptor of this process.
 fn fd_is_open(fd: RawFd) -> io::Result<bool> {
     // SAFETY: F_GETFD only reads the descriptor's flags; an invalid fd is reported as EBADF.
-    match runtime::sys::cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) }) {
-        Ok(_) => Ok(true),
-        Err(e) if e.raw_os_error() == Some(libc::EBADF) => Ok(false),
-        Err(e) => Err(e),
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1 {
+        return Ok(true);
+    }
+    match io::Error::last_os_error() {
+        e if e.raw_os_error() == Some(libc::EBADF) => Ok(false),
+        e => Err(e),
     }
 }
 
@@ -57,10 +59,10 @@ fn readiness_wakes_exactly_the_waiting_task() -> io::Result<()> {
     rt.block_on(async {
         let (a, a_peer) = pair()?;
         let (b, b_peer) = pair()?;
-        let (a, b) = (Registration::new(a)?, Registration::new(b)?);
+        let (a, b) = (Async::new(a)?, Async::new(b)?);
         let (a_tries, b_tries) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
         let done = Rc::new(Cell::new(0));
-        let reader = |reg: Registration<UnixStream>, tries: Rc<Cell<usize>>| {
+        let reader = |reg: Async<UnixStream>, tries: Rc<Cell<usize>>| {
             let done = done.clone();
             runtime::spawn_local(async move {
                 let mut buf = [0u8; 16];
@@ -104,7 +106,7 @@ fn readable_and_writable() -> io::Result<()> {
     let rt = Runtime::new()?;
     rt.block_on(async {
         let (a, peer) = pair()?;
-        let a = Rc::new(Registration::new(a)?);
+        let a = Rc::new(Async::new(a)?);
         // A new registration is optimistic: both directions start ready.
         a.writable().await?;
         a.readable().await?;
@@ -179,7 +181,7 @@ fn would_block_clears_readiness_so_reads_wait_instead_of_spinning() -> io::Resul
     let rt = Runtime::new()?;
     rt.block_on(async {
         let (a, peer) = pair()?;
-        let a = Rc::new(Registration::new(a)?);
+        let a = Rc::new(Async::new(a)?);
         let attempts = Rc::new(Cell::new(0));
 
         for round in 1..=3 {
@@ -223,7 +225,7 @@ fn dropping_a_pending_task_deregisters_and_closes_its_fd() -> io::Result<()> {
         let task = runtime::spawn_local({
             let attempts = attempts.clone();
             async move {
-                let a = Registration::new(a)?;
+                let a = Async::new(a)?;
                 a.read_with(|s| {
                     attempts.set(attempts.get() + 1);
                     (&*s).read(&mut [0u8; 8])
@@ -244,7 +246,9 @@ fn dropping_a_pending_task_deregisters_and_closes_its_fd() -> io::Result<()> {
         // tasks.rs; here: a registration dropped directly.
         let (b, _peer_b) = pair()?;
         let fd = b.as_raw_fd();
-        let b = Registration::new(b)?;
+        let b = Async::new(b)?;
+        assert_eq!(registered_fds(), 0, "registered at the first poll, not before");
+        b.writable().await?;
         assert_eq!(registered_fds(), 1);
         drop(b);
         assert_eq!(registered_fds(), 0);
@@ -263,7 +267,7 @@ fn shutdown_closes_the_fds_of_pending_tasks() -> io::Result<()> {
     rt.block_on(async {
         let parked = parked.clone();
         drop(runtime::spawn_local(async move {
-            let a = Registration::new(a)?;
+            let a = Async::new(a)?;
             a.read_with(|s| {
                 parked.set(true);
                 (&*s).read(&mut [0u8; 8])
@@ -285,7 +289,8 @@ fn into_inner_hands_back_an_open_deregistered_fd() -> io::Result<()> {
     rt.block_on(async {
         let (a, peer) = pair()?;
         let fd = a.as_raw_fd();
-        let reg = Registration::new(a)?;
+        let reg = Async::new(a)?;
+        reg.writable().await?;
         assert_eq!(registered_fds(), 1);
         let a = reg.into_inner()?;
         assert_eq!(registered_fds(), 0);
@@ -300,7 +305,7 @@ fn into_inner_hands_back_an_open_deregistered_fd() -> io::Result<()> {
 
         // Really gone from the poller: registering again would fail with
         // EEXIST otherwise, and the new registration gets events.
-        let reg = Registration::new(a)?;
+        let reg = Async::new(a)?;
         let mut buf = [0u8; 8];
         let task = runtime::spawn_local(async move {
             let n = reg.read_with(|s| (&*s).read(&mut buf)).await?;
@@ -314,14 +319,16 @@ fn into_inner_hands_back_an_open_deregistered_fd() -> io::Result<()> {
 }
 
 #[test]
-fn registering_outside_a_runtime_is_an_error() -> io::Result<()> {
+fn polling_outside_a_runtime_is_an_error() -> io::Result<()> {
     let _fds = fd_lock();
     let (a, _peer) = pair()?;
     let fd = a.as_raw_fd();
-    let err = Registration::new(a).expect_err("no runtime to register with");
+    let a = Async::new(a)?;
+    let err = a.try_io(Interest::READABLE, |s| (&*s).read(&mut [0u8; 8])).expect_err("no runtime to register with");
     assert_eq!(err.kind(), io::ErrorKind::Other);
     assert!(err.to_string().contains("inside a weft runtime"), "{err}");
-    assert!(!fd_is_open(fd)?, "the rejected object was dropped, closing its fd");
+    drop(a);
+    assert!(!fd_is_open(fd)?, "dropping the object closed its fd");
     Ok(())
 }
 
@@ -332,7 +339,7 @@ fn a_registration_that_outlives_its_runtime_fails_instead_of_hanging() -> io::Re
     let (a, _peer) = pair()?;
     let fd = a.as_raw_fd();
     let reg = rt.block_on(async {
-        let reg = Registration::new(a)?;
+        let reg = Async::new(a)?;
         // Drain the optimistic readiness so a later read has to wait.
         let err = reg.try_io(Interest::READABLE, |s| (&*s).read(&mut [0u8; 8])).expect_err("no data");
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
@@ -342,11 +349,11 @@ fn a_registration_that_outlives_its_runtime_fails_instead_of_hanging() -> io::Re
 
     // Polled directly, with no runtime at all.
     let mut cx = Context::from_waker(Waker::noop());
-    match reg.poll_read_ready(&mut cx) {
+    match reg.poll_ready(&mut cx, Interest::READABLE) {
         Poll::Ready(Err(e)) => assert!(e.to_string().contains("shut down"), "{e}"),
         other => panic!("expected an error after shutdown, got {other:?}"),
     }
-    assert!(matches!(reg.poll_write_ready(&mut cx), Poll::Ready(Err(_))));
+    assert!(matches!(reg.poll_ready(&mut cx, Interest::WRITABLE), Poll::Ready(Err(_))));
 
     // Awaited on another runtime: an error, not a hang.
     let other = Runtime::new()?;
@@ -375,7 +382,7 @@ fn a_registration_polled_from_a_pinned_future_after_the_peer_closes() -> io::Res
     let rt = Runtime::new()?;
     rt.block_on(async {
         let (a, peer) = pair()?;
-        let a = Registration::new(a)?;
+        let a = Async::new(a)?;
         let attempts = Cell::new(0);
         let mut buf = [0u8; 8];
         let mut read = Box::pin(a.read_with(|s| {
@@ -405,7 +412,7 @@ fn would_block_on_a_read_shut_down_datagram_socket_parks_instead_of_spinning() -
                 let (a, _b) = std::os::unix::net::UnixDatagram::pair()?;
                 a.set_nonblocking(true)?;
                 a.shutdown(std::net::Shutdown::Read)?;
-                let reg = Registration::new(a)?;
+                let reg = Async::new(a)?;
                 let mut buf = [0u8; 8];
                 let res = timeout(Duration::from_millis(50), reg.read_with(|s| s.recv(&mut buf))).await;
                 Ok(res.is_err())

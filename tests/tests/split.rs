@@ -92,7 +92,7 @@ fn reunite_rejects_halves_of_different_streams() -> io::Result<()> {
         let err = read_a.reunite(write_b).expect_err("halves of two streams reunited");
         assert!(err.to_string().contains("not from the same stream"), "{err}");
         // The error hands both halves back intact.
-        let net::ReuniteError(read_a, write_b) = err;
+        let net::split::ReuniteError(read_a, write_b) = err;
         let mut a = read_a.reunite(write_a).map_err(io::Error::other)?;
         let mut b = write_b.reunite(read_b).map_err(io::Error::other)?;
         ping(&mut a, b"a").await?;

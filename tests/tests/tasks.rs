@@ -12,7 +12,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use runtime::io::Registration;
+use runtime::io::Async;
 use runtime::time::sleep;
 use runtime::{JoinHandle, Runtime};
 use tests::{lock, panic_message, yield_until, CountPolls, DropCounter};
@@ -362,7 +362,7 @@ fn a_task_that_keeps_yielding_does_not_starve_timers_or_io() -> io::Result<()> {
         let (a, b) = UnixStream::pair()?;
         a.set_nonblocking(true)?;
         b.set_nonblocking(true)?;
-        let a = Registration::new(a)?;
+        let a = Async::new(a)?;
 
         let spinner = runtime::spawn_local({
             let (timer_fired, io_done) = (timer_fired.clone(), io_done.clone());
@@ -451,7 +451,7 @@ fn dropping_the_runtime_cancels_pending_tasks() -> io::Result<()> {
                         1 => {
                             let (a, _b) = UnixStream::pair().expect("socketpair");
                             a.set_nonblocking(true).expect("nonblocking");
-                            let a = Registration::new(a).expect("register");
+                            let a = Async::new(a).expect("register");
                             let _ = a.read_with(|s| std::io::Read::read(&mut &*s, &mut [0u8; 1])).await;
                             pending::<()>().await
                         }

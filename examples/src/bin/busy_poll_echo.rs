@@ -30,8 +30,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use examples::sys::cvt;
 use examples::{announce, thousands, Args};
-use runtime::sys::cvt;
 
 const USAGE: &str = "\
 usage: busy_poll_echo [--addr HOST:PORT] [--secs N] [--quiet]

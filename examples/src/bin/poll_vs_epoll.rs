@@ -113,8 +113,8 @@ mod linux {
     use std::ptr;
     use std::time::{Duration, Instant};
 
+    use examples::sys::{cvt, cvt_r};
     use examples::thousands;
-    use runtime::sys::{cvt, cvt_r};
 
     /// fds kept free for stdio, the epoll instance and whatever else is open.
     const SPARE_FDS: usize = 16;

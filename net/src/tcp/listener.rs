@@ -1,19 +1,20 @@
 //! [`TcpListener`]: accepts TCP connections.
 
+use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use futures_core::Stream;
-use runtime::io::{Interest, Registration};
+use runtime::io::{Async, Interest};
 
 use super::TcpStream;
 use crate::addr::{each_addr, ToSocketAddrs};
-use crate::listener;
-use crate::socket::{Socket, BACKLOG};
+use crate::socket::{self, Socket, BACKLOG};
+use crate::sys::RawAddr;
 
 /// A TCP socket listening for connections.
 ///
@@ -43,7 +44,7 @@ use crate::socket::{Socket, BACKLOG};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct TcpListener {
-    io: Registration<Socket>,
+    io: Async<Socket>,
 }
 
 impl TcpListener {
@@ -59,9 +60,13 @@ impl TcpListener {
     fn bind_addr(addr: SocketAddr) -> io::Result<TcpListener> {
         let sock = Socket::new(&addr, libc::SOCK_STREAM)?;
         sock.setsockopt(libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
-        sock.bind(&addr)?;
+        sock.bind(&RawAddr::from_std(&addr))?;
         sock.listen(BACKLOG)?;
-        Ok(TcpListener { io: Registration::with_interest(sock, Interest::READABLE)? })
+        Ok(TcpListener::from_socket(sock))
+    }
+
+    fn from_socket(sock: Socket) -> TcpListener {
+        TcpListener { io: Async::from_nonblocking(sock, Interest::READABLE) }
     }
 
     /// Waits for a connection; returns the new stream and the peer's address.
@@ -75,8 +80,8 @@ impl TcpListener {
 
     /// Polls for a connection; see [`TcpListener::accept`].
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        let (sock, peer) = ready!(listener::poll_accept(&self.io, cx, Socket::accept))?;
-        Poll::Ready(TcpStream::from_socket(sock).map(|s| (s, peer)))
+        let (sock, peer) = ready!(socket::poll_accept(&self.io, cx))?;
+        Poll::Ready(Ok((TcpStream::from_socket(sock), peer.to_std()?)))
     }
 
     /// A stream of accepted connections (never ends; errors are items).
@@ -86,14 +91,12 @@ impl TcpListener {
 
     /// The address the listener is bound to (with the real port if bound to 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
+        self.io.get_ref().local_raw()?.to_std()
     }
 
-    /// Takes a listening `std` socket, switches it to non-blocking and registers it.
+    /// Takes a listening `std` socket and switches it to non-blocking mode.
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
-        let sock = Socket::from_owned(OwnedFd::from(listener));
-        sock.set_nonblocking(true)?;
-        Ok(TcpListener { io: Registration::with_interest(sock, Interest::READABLE)? })
+        Ok(TcpListener::from_socket(Socket::from_std(OwnedFd::from(listener))?))
     }
 
     /// Deregisters the socket and returns it as a `std` listener, still in
@@ -108,7 +111,23 @@ impl TcpListener {
     }
 }
 
-crate::socket::socket_traits!(TcpListener { "addr": local_addr });
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        socket::debug(f, "TcpListener", &[("addr", self.local_addr())], self.as_raw_fd())
+    }
+}
 
 /// Future of [`TcpListener::accept`].
 #[derive(Debug)]

@@ -1,13 +1,18 @@
 //! [`TcpStream`]: a connected TCP socket.
 
-use std::io;
+use std::fmt;
+use std::io::{self, IoSlice};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use runtime::io::{Interest, Registration};
+use runtime::io::{Async, AsyncRead, AsyncWrite, Interest};
 
 use crate::addr::{each_addr, ToSocketAddrs};
-use crate::socket::Socket;
+use crate::socket::{self, Socket};
+use crate::split::{self, sealed, OwnedReadHalf, OwnedWriteHalf, ReadHalf, SplitStream, WriteHalf};
+use crate::sys::RawAddr;
 
 /// A TCP connection, readable and writable as
 /// [`AsyncRead`](runtime::io::AsyncRead) / [`AsyncWrite`](runtime::io::AsyncWrite).
@@ -30,7 +35,7 @@ use crate::socket::Socket;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct TcpStream {
-    pub(crate) io: Registration<Socket>,
+    io: Async<Socket>,
 }
 
 impl TcpStream {
@@ -45,37 +50,24 @@ impl TcpStream {
     /// then read `SO_ERROR` for the outcome.
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
         let sock = Socket::new(&addr, libc::SOCK_STREAM)?;
-        let connected = sock.connect(&addr)?;
-        let stream = TcpStream { io: Registration::with_interest(sock, Interest::both())? };
-        if !connected {
-            // A new registration starts optimistic (readable and writable),
-            // but a socket still connecting is neither: forget that, and wait
-            // for the kernel's writability event, which marks the end of the
-            // handshake (connect(2): then SO_ERROR says whether it
-            // succeeded). The first read then waits for data instead of
-            // paying for an EAGAIN.
-            for interest in [Interest::READABLE, Interest::WRITABLE] {
-                if let Some(ev) = stream.io.readiness(interest)? {
-                    stream.io.clear_readiness(ev);
-                }
-            }
-            stream.io.writable().await?;
-            if let Some(e) = stream.io.get_ref().take_error()? {
-                return Err(e);
-            }
+        if sock.connect(&RawAddr::from_std(&addr))? {
+            return Ok(TcpStream::from_socket(sock));
+        }
+        let stream = TcpStream { io: Async::connecting(sock) };
+        stream.io.writable().await?;
+        if let Some(e) = stream.io.get_ref().take_error()? {
+            return Err(e);
         }
         Ok(stream)
     }
 
-    pub(crate) fn from_socket(sock: Socket) -> io::Result<TcpStream> {
-        Ok(TcpStream { io: Registration::with_interest(sock, Interest::both())? })
+    pub(crate) fn from_socket(sock: Socket) -> TcpStream {
+        TcpStream { io: Async::from_nonblocking(sock, Interest::both()) }
     }
 
-    /// Takes a connected `std` stream, switches it to non-blocking and registers it.
+    /// Takes a connected `std` stream and switches it to non-blocking mode.
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        let sock = Socket::from_owned(OwnedFd::from(stream));
-        sock.set_nonblocking(true)?;
-        TcpStream::from_socket(sock)
+        Ok(TcpStream::from_socket(Socket::from_std(OwnedFd::from(stream))?))
     }
 
     /// Deregisters the socket and returns it as a `std` stream, still in
@@ -86,12 +78,12 @@ impl TcpStream {
 
     /// The local address of the connection.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().local_addr()
+        self.io.get_ref().local_raw()?.to_std()
     }
 
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
+        self.io.get_ref().peer_raw()?.to_std()
     }
 
     /// Enables or disables Nagle's algorithm (`TCP_NODELAY`).
@@ -108,11 +100,155 @@ impl TcpStream {
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.io.get_ref().shutdown(how)
     }
+
+    /// Reads incoming data without consuming it.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.read_with(|s| s.peek(buf)).await
+    }
+
+    /// Waits until the stream may be readable.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.io.readable().await
+    }
+
+    /// Waits until the stream may be writable.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.io.writable().await
+    }
+
+    /// Reads without waiting: `ErrorKind::WouldBlock` if no data is ready.
+    /// Like `poll_read`, a short read clears the cached readiness, so a
+    /// following `readable().await` waits for new data without a syscall.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.try_read(buf)
+    }
+
+    /// Writes without waiting: `ErrorKind::WouldBlock` if the send buffer
+    /// is full. A short write clears the cached writability.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io.try_write(buf)
+    }
+
+    /// Any pending socket error (`SO_ERROR`), taking it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.get_ref().take_error()
+    }
+
+    /// Borrowed halves for reading and writing at the same time in one task
+    /// (e.g. with a `select`-style combinator).
+    pub fn split(&mut self) -> (ReadHalf<'_, TcpStream>, WriteHalf<'_, TcpStream>) {
+        (ReadHalf(self), WriteHalf(self))
+    }
+
+    /// Owned halves that can move to two different tasks. The socket closes
+    /// when both are dropped; dropping the write half shuts down the write side.
+    pub fn into_split(self) -> (OwnedReadHalf<TcpStream>, OwnedWriteHalf<TcpStream>) {
+        split::into_split(self)
+    }
 }
 
-// `peek`, `readable`, `writable`, `try_read`, `try_write`, `take_error` and
-// the `AsyncRead` / `AsyncWrite` impls, as for `UnixStream`; `split` and
-// `into_split` come with the halves (`split.rs`).
-crate::stream::stream_common!(TcpStream);
+impl sealed::Stream for TcpStream {
+    type Addr = SocketAddr;
 
-crate::socket::socket_traits!(TcpStream { "local": local_addr, "peer": peer_addr });
+    fn io(&self) -> &Async<Socket> {
+        &self.io
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        TcpStream::local_addr(self)
+    }
+
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        TcpStream::peer_addr(self)
+    }
+
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        TcpStream::shutdown(self, how)
+    }
+}
+
+impl SplitStream for TcpStream {}
+
+impl AsyncRead for TcpStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_read(cx, buf)
+    }
+}
+
+/// `&TcpStream` reads and writes too: a reader and a writer can share one
+/// stream (each direction has its own waker slot).
+impl AsyncRead for &TcpStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        split::poll_shutdown(&*self)
+    }
+}
+
+impl AsyncWrite for &TcpStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        split::poll_shutdown(*self)
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        socket::debug(f, "TcpStream", &[("local", self.local_addr()), ("peer", self.peer_addr())], self.as_raw_fd())
+    }
+}

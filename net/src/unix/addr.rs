@@ -8,8 +8,7 @@ use std::mem;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::addr::RawAddr;
-use crate::os;
+use crate::sys::{self, RawAddr};
 
 /// The address of a Unix domain socket: a path in the file system, an
 /// abstract name (Linux and Android only: a name in a namespace of its own,
@@ -85,7 +84,7 @@ impl SocketAddr {
     /// `ErrorKind::InvalidInput` if the name is too long.
     pub fn from_abstract_name<N: AsRef<[u8]>>(name: N) -> io::Result<SocketAddr> {
         let name = name.as_ref();
-        if !os::ABSTRACT_NAMES {
+        if !sys::ABSTRACT_NAMES {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "abstract Unix socket names exist only on Linux and Android",
@@ -152,7 +151,7 @@ impl SocketAddr {
         }
         let sun_path = &raw.unix().sun_path;
         let bytes: Vec<u8> = sun_path[..(len - path_offset()).min(sun_path.len())].iter().map(|&c| c as u8).collect();
-        if os::ABSTRACT_NAMES && bytes.first() == Some(&0) {
+        if sys::ABSTRACT_NAMES && bytes.first() == Some(&0) {
             return Ok(SocketAddr(Kind::Abstract(bytes[1..].to_vec())));
         }
         // The length may or may not count the terminating NUL.
@@ -233,7 +232,7 @@ mod tests {
     #[test]
     fn abstract_names_where_supported() {
         let res = SocketAddr::from_abstract_name(b"weft\0test");
-        assert_eq!(res.is_ok(), os::ABSTRACT_NAMES, "{res:?}");
+        assert_eq!(res.is_ok(), sys::ABSTRACT_NAMES, "{res:?}");
         match res {
             Ok(addr) => {
                 let back = SocketAddr::from_raw(&addr.to_raw().unwrap()).unwrap();

@@ -1,20 +1,17 @@
-//! [`UnixDatagram`]: Unix datagram sockets.
-//!
-//! Like UDP, reads and writes use `Registration::poll_read_with` /
-//! `poll_write_with` only: a short datagram says nothing about the queue.
+//! [`UnixDatagram`]: Unix datagram sockets, on the shared [`Datagram`] core.
 
+use std::fmt;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
-
-use runtime::io::{Interest, Registration};
 
 use super::path::BoundPath;
 use super::SocketAddr;
-use crate::socket::{Received, Socket};
+use crate::datagram::Datagram;
+use crate::socket::{self, Socket};
+use crate::sys::Received;
 
 /// A Unix datagram socket: reliable, ordered messages between processes on
 /// one machine, with boundaries preserved.
@@ -45,14 +42,9 @@ use crate::socket::{Received, Socket};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct UnixDatagram {
-    io: Registration<Socket>,
+    io: Datagram,
     /// The socket file this socket created, removed on drop.
     bound: Option<BoundPath>,
-    /// `shutdown(Read)` (or `Both`) was called. Linux then answers every
-    /// receive with `EAGAIN` forever (a blocking `recv` would hang), so
-    /// receives return 0 instead: a receiving task notices the shutdown,
-    /// as it would notice EOF on a stream.
-    read_shut: AtomicBool,
 }
 
 impl UnixDatagram {
@@ -66,7 +58,7 @@ impl UnixDatagram {
     pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixDatagram> {
         let sock = Socket::new_raw(libc::AF_UNIX, libc::SOCK_DGRAM)?;
         let bound = BoundPath::bind(&sock, addr)?;
-        Ok(UnixDatagram { io: Registration::new(sock)?, bound, read_shut: AtomicBool::new(false) })
+        Ok(UnixDatagram { io: Datagram::new(sock), bound })
     }
 
     /// Creates a socket bound to no name: it can send, but peers cannot
@@ -74,17 +66,17 @@ impl UnixDatagram {
     /// are connected to it.
     pub fn unbound() -> io::Result<UnixDatagram> {
         let sock = Socket::new_raw(libc::AF_UNIX, libc::SOCK_DGRAM)?;
-        UnixDatagram::from_socket(sock)
+        Ok(UnixDatagram::from_socket(sock))
     }
 
     /// A connected pair of unnamed sockets (`socketpair`).
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
         let (a, b) = Socket::pair(libc::AF_UNIX, libc::SOCK_DGRAM)?;
-        Ok((UnixDatagram::from_socket(a)?, UnixDatagram::from_socket(b)?))
+        Ok((UnixDatagram::from_socket(a), UnixDatagram::from_socket(b)))
     }
 
-    fn from_socket(sock: Socket) -> io::Result<UnixDatagram> {
-        Ok(UnixDatagram { io: Registration::new(sock)?, bound: None, read_shut: AtomicBool::new(false) })
+    fn from_socket(sock: Socket) -> UnixDatagram {
+        UnixDatagram { io: Datagram::new(sock), bound: None }
     }
 
     /// Sets the default destination of [`UnixDatagram::send`] to the socket
@@ -95,27 +87,23 @@ impl UnixDatagram {
 
     /// Like [`UnixDatagram::connect`], for a path or an abstract name.
     pub fn connect_addr(&self, addr: &SocketAddr) -> io::Result<()> {
-        // Datagram connects complete at once: they only record the peer.
-        match self.io.get_ref().connect_raw(&addr.to_raw()?) {
-            Ok(_) => Ok(()),
-            Err(e) => Err(io::Error::new(e.kind(), format!("connecting to {addr}: {e}"))),
-        }
+        self.io.connect(&addr.to_raw()?).map_err(|e| io::Error::new(e.kind(), format!("connecting to {addr}: {e}")))
     }
 
     /// Sends `buf` as one datagram to the connected peer.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.write_with(|s| s.send(buf)).await
+        self.io.send(buf).await
     }
 
     /// Polls [`UnixDatagram::send`].
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_write_with(cx, |s| s.send(buf))
+        self.io.poll_send(cx, buf)
     }
 
     /// Sends without waiting: `ErrorKind::WouldBlock` if the peer's queue
     /// (or our send buffer) is full.
     pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io.try_io(Interest::WRITABLE, |s| s.send(buf))
+        self.io.try_send(buf)
     }
 
     /// Sends `buf` as one datagram to the socket at `path`.
@@ -126,14 +114,12 @@ impl UnixDatagram {
 
     /// Sends `buf` as one datagram to `addr` (a path or an abstract name).
     pub async fn send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
-        let raw = addr.to_raw()?;
-        self.io.write_with(|s| s.send_to_raw(buf, &raw)).await
+        self.io.send_to(buf, &addr.to_raw()?).await
     }
 
     /// Sends one datagram to `addr` without waiting.
     pub fn try_send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
-        let raw = addr.to_raw()?;
-        self.io.try_io(Interest::WRITABLE, |s| s.send_to_raw(buf, &raw))
+        self.io.try_send_to(buf, &addr.to_raw()?)
     }
 
     /// Receives one datagram from the connected peer; returns the bytes
@@ -145,18 +131,18 @@ impl UnixDatagram {
     /// Like [`UnixDatagram::recv`], and also says whether the datagram was
     /// longer than `buf` (its excess is lost).
     pub async fn recv_truncated(&self, buf: &mut [u8]) -> io::Result<(usize, bool)> {
-        let got = self.io.read_with(|s| self.recv_op(s, buf, 0)).await?;
+        let got = self.io.recv(buf, 0).await?;
         Ok((got.len, got.truncated))
     }
 
     /// Polls [`UnixDatagram::recv`].
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_read_with(cx, |s| self.recv_op(s, buf, 0)).map_ok(|got| got.len)
+        self.io.poll_recv(cx, buf).map_ok(|got| got.len)
     }
 
     /// Receives without waiting: `ErrorKind::WouldBlock` if none is queued.
     pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.try_io(Interest::READABLE, |s| self.recv_op(s, buf, 0)).map(|got| got.len)
+        self.io.try_recv(buf).map(|got| got.len)
     }
 
     /// Receives one datagram; returns the bytes copied and the sender's
@@ -169,33 +155,33 @@ impl UnixDatagram {
     /// Like [`UnixDatagram::recv_from`], and also says whether the datagram
     /// was longer than `buf`: `true` means its excess is lost.
     pub async fn recv_from_truncated(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, bool)> {
-        let got = self.io.read_with(|s| self.recv_op(s, buf, 0)).await?;
+        let got = self.io.recv(buf, 0).await?;
         Ok((got.len, SocketAddr::from_raw(&got.from)?, got.truncated))
     }
 
     /// Polls [`UnixDatagram::recv_from`].
     pub fn poll_recv_from(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.io.poll_read_with(cx, |s| self.recv_op(s, buf, 0)).map(|res| res.and_then(from_unix))
+        self.io.poll_recv(cx, buf).map(|res| res.and_then(from_unix))
     }
 
     /// Receives one datagram without waiting: `ErrorKind::WouldBlock` if none is queued.
     pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io.try_io(Interest::READABLE, |s| self.recv_op(s, buf, 0)).and_then(from_unix)
+        self.io.try_recv(buf).and_then(from_unix)
     }
 
     /// Copies the next datagram into `buf` without removing it from the queue.
     pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io.read_with(|s| self.recv_op(s, buf, libc::MSG_PEEK)).await.and_then(from_unix)
+        self.io.recv(buf, libc::MSG_PEEK).await.and_then(from_unix)
     }
 
     /// The address the socket is bound to (unnamed if not bound).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        SocketAddr::from_raw(&self.io.get_ref().local_raw()?)
+        SocketAddr::from_raw(&self.io.socket().local_raw()?)
     }
 
     /// The connected peer's address; `ErrorKind::NotConnected` if not connected.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        SocketAddr::from_raw(&self.io.get_ref().peer_raw()?)
+        SocketAddr::from_raw(&self.io.socket().peer_raw()?)
     }
 
     /// Shuts down the read side, the write side, or both. Once the read
@@ -203,54 +189,38 @@ impl UnixDatagram {
     /// an unnamed sender when nothing is queued (rather than wait forever);
     /// after the write side, sends fail with `BrokenPipe`.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)?;
-        if matches!(how, Shutdown::Read | Shutdown::Both) {
-            self.read_shut.store(true, Ordering::Release);
-        }
-        Ok(())
-    }
-
-    /// One `recvmsg`, with the read-side shutdown rule of [`UnixDatagram::shutdown`].
-    fn recv_op(&self, sock: &Socket, buf: &mut [u8], flags: libc::c_int) -> io::Result<Received> {
-        match sock.recv_msg(buf, flags) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.read_shut.load(Ordering::Acquire) => {
-                Ok(Received::nothing())
-            }
-            res => res,
-        }
+        self.io.shutdown(how)
     }
 
     /// Any pending socket error (`SO_ERROR`), taking it.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.io.get_ref().take_error()
+        self.io.socket().take_error()
     }
 
     /// Waits until a datagram may be queued.
     pub async fn readable(&self) -> io::Result<()> {
-        self.io.readable().await
+        self.io.io().readable().await
     }
 
     /// Waits until a datagram may be sent.
     pub async fn writable(&self) -> io::Result<()> {
-        self.io.writable().await
+        self.io.io().writable().await
     }
 
-    /// Takes a `std` socket, switches it to non-blocking and registers it.
-    /// Its socket file (if any) is not removed on drop.
+    /// Takes a `std` socket and switches it to non-blocking mode. Its
+    /// socket file (if any) is not removed on drop.
     pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
-        let sock = Socket::from_owned(OwnedFd::from(socket));
-        sock.set_nonblocking(true)?;
-        UnixDatagram::from_socket(sock)
+        Ok(UnixDatagram::from_socket(Socket::from_std(OwnedFd::from(socket))?))
     }
 
     /// Deregisters the socket and returns it as a `std` socket, still in
     /// non-blocking mode. Its socket file then stays when it is dropped.
     pub fn into_std(self) -> io::Result<std::os::unix::net::UnixDatagram> {
-        let UnixDatagram { io, mut bound, .. } = self;
+        let UnixDatagram { io, mut bound } = self;
         if let Some(b) = bound.as_mut() {
             b.disarm();
         }
-        Ok(std::os::unix::net::UnixDatagram::from(io.into_inner()?.into_owned()))
+        Ok(std::os::unix::net::UnixDatagram::from(io.into_socket()?.into_owned()))
     }
 }
 
@@ -259,4 +229,20 @@ fn from_unix(got: Received) -> io::Result<(usize, SocketAddr)> {
     Ok((got.len, SocketAddr::from_raw(&got.from)?))
 }
 
-crate::socket::socket_traits!(UnixDatagram { "local": local_addr, "peer": peer_addr });
+impl AsRawFd for UnixDatagram {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.io().as_raw_fd()
+    }
+}
+
+impl AsFd for UnixDatagram {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.io().as_fd()
+    }
+}
+
+impl fmt::Debug for UnixDatagram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        socket::debug(f, "UnixDatagram", &[("local", self.local_addr()), ("peer", self.peer_addr())], self.as_raw_fd())
+    }
+}

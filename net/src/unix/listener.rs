@@ -1,18 +1,18 @@
 //! [`UnixListener`]: accepts Unix stream connections.
 
+use std::fmt;
 use std::future::Future;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use runtime::io::{Interest, Registration};
+use runtime::io::{Async, Interest};
 
 use super::path::BoundPath;
 use super::{SocketAddr, UnixStream};
-use crate::listener;
-use crate::socket::{Socket, BACKLOG};
+use crate::socket::{self, Socket, BACKLOG};
 
 /// A Unix domain socket listening for stream connections.
 ///
@@ -48,7 +48,7 @@ use crate::socket::{Socket, BACKLOG};
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct UnixListener {
-    io: Registration<Socket>,
+    io: Async<Socket>,
     /// The socket file this listener created, removed on drop; `None` for
     /// abstract names and listeners taken from `std`.
     bound: Option<BoundPath>,
@@ -70,7 +70,7 @@ impl UnixListener {
         // From here on, an error drops `bound`, which removes the new file.
         let bound = BoundPath::bind(&sock, addr)?;
         sock.listen(BACKLOG)?;
-        Ok(UnixListener { io: Registration::with_interest(sock, Interest::READABLE)?, bound })
+        Ok(UnixListener { io: Async::from_nonblocking(sock, Interest::READABLE), bound })
     }
 
     /// Waits for a connection; returns the new stream and the peer's
@@ -81,9 +81,9 @@ impl UnixListener {
 
     /// Polls for a connection; see [`UnixListener::accept`].
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
-        let (sock, raw) = ready!(listener::poll_accept(&self.io, cx, Socket::accept_raw))?;
+        let (sock, raw) = ready!(socket::poll_accept(&self.io, cx))?;
         let peer = SocketAddr::from_raw(&raw)?;
-        Poll::Ready(UnixStream::from_socket(sock).map(|s| (s, peer)))
+        Poll::Ready(Ok((UnixStream::from_socket(sock), peer)))
     }
 
     /// The address the listener is bound to.
@@ -96,13 +96,12 @@ impl UnixListener {
         self.io.get_ref().take_error()
     }
 
-    /// Takes a listening `std` socket, switches it to non-blocking and
-    /// registers it. Its socket file is not removed on drop: this listener
-    /// did not create it.
+    /// Takes a listening `std` socket and switches it to non-blocking
+    /// mode. Its socket file is not removed on drop: this listener did not
+    /// create it.
     pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
-        let sock = Socket::from_owned(OwnedFd::from(listener));
-        sock.set_nonblocking(true)?;
-        Ok(UnixListener { io: Registration::with_interest(sock, Interest::READABLE)?, bound: None })
+        let sock = Socket::from_std(OwnedFd::from(listener))?;
+        Ok(UnixListener { io: Async::from_nonblocking(sock, Interest::READABLE), bound: None })
     }
 
     /// Deregisters the socket and returns it as a `std` listener, still in
@@ -116,7 +115,23 @@ impl UnixListener {
     }
 }
 
-crate::socket::socket_traits!(UnixListener { "addr": local_addr });
+impl AsRawFd for UnixListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl AsFd for UnixListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        socket::debug(f, "UnixListener", &[("addr", self.local_addr())], self.as_raw_fd())
+    }
+}
 
 /// Future of [`UnixListener::accept`].
 #[derive(Debug)]

@@ -11,11 +11,20 @@ mod addr;
 mod datagram;
 mod listener;
 mod path;
-mod split;
 mod stream;
 
 pub use addr::SocketAddr;
 pub use datagram::UnixDatagram;
 pub use listener::{Accept, UnixListener};
-pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
 pub use stream::UnixStream;
+
+/// The reading half of [`UnixStream::split`].
+pub type ReadHalf<'a> = crate::split::ReadHalf<'a, UnixStream>;
+/// The writing half of [`UnixStream::split`].
+pub type WriteHalf<'a> = crate::split::WriteHalf<'a, UnixStream>;
+/// The reading half of [`UnixStream::into_split`].
+pub type OwnedReadHalf = crate::split::OwnedReadHalf<UnixStream>;
+/// The writing half of [`UnixStream::into_split`].
+pub type OwnedWriteHalf = crate::split::OwnedWriteHalf<UnixStream>;
+/// Halves of two different [`UnixStream`]s passed to `reunite`.
+pub type ReuniteError = crate::split::ReuniteError<UnixStream>;

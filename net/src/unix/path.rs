@@ -30,7 +30,7 @@ impl BoundPath {
     /// file; an existing file is never replaced, but reported as
     /// `ErrorKind::AddrInUse` naming the path.
     pub(crate) fn bind(sock: &Socket, addr: &SocketAddr) -> io::Result<Option<BoundPath>> {
-        if let Err(e) = sock.bind_raw(&addr.to_raw()?) {
+        if let Err(e) = sock.bind(&addr.to_raw()?) {
             return Err(match e.raw_os_error() {
                 Some(libc::EADDRINUSE) if addr.as_pathname().is_some() => io::Error::new(
                     io::ErrorKind::AddrInUse,

@@ -1,14 +1,18 @@
 //! [`UnixStream`]: a connected Unix stream socket.
 
-use std::io;
+use std::fmt;
+use std::io::{self, IoSlice};
 use std::net::Shutdown;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use runtime::io::Registration;
+use runtime::io::{Async, AsyncRead, AsyncWrite, Interest};
 
 use super::SocketAddr;
-use crate::socket::Socket;
+use crate::socket::{self, Socket};
+use crate::split::{self, sealed, OwnedReadHalf, OwnedWriteHalf, ReadHalf, SplitStream, WriteHalf};
 
 /// A Unix stream connection, readable and writable as
 /// [`AsyncRead`](runtime::io::AsyncRead) / [`AsyncWrite`](runtime::io::AsyncWrite);
@@ -33,7 +37,7 @@ use crate::socket::Socket;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct UnixStream {
-    pub(crate) io: Registration<Socket>,
+    io: Async<Socket>,
 }
 
 impl UnixStream {
@@ -51,14 +55,15 @@ impl UnixStream {
         let context = |e: io::Error| io::Error::new(e.kind(), format!("connecting to {addr}: {e}"));
         let sock = Socket::new_raw(libc::AF_UNIX, libc::SOCK_STREAM)?;
         // Linux completes or refuses a Unix connect at once (a full backlog
-        // is `EAGAIN`, returned as is); other systems may report it in progress.
-        let connected = sock.connect_raw(&raw).map_err(context)?;
-        let stream = UnixStream::from_socket(sock)?;
-        if !connected {
-            stream.io.writable().await?;
-            if let Some(e) = stream.io.get_ref().take_error()? {
-                return Err(context(e));
-            }
+        // is `EAGAIN`, returned as is); other systems may report it in
+        // progress, and then the socket starts not ready, like a TCP connect.
+        if sock.connect(&raw).map_err(context)? {
+            return Ok(UnixStream::from_socket(sock));
+        }
+        let stream = UnixStream { io: Async::connecting(sock) };
+        stream.io.writable().await?;
+        if let Some(e) = stream.io.get_ref().take_error()? {
+            return Err(context(e));
         }
         Ok(stream)
     }
@@ -67,18 +72,16 @@ impl UnixStream {
     /// example to a child process or between two tasks.
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = Socket::pair(libc::AF_UNIX, libc::SOCK_STREAM)?;
-        Ok((UnixStream::from_socket(a)?, UnixStream::from_socket(b)?))
+        Ok((UnixStream::from_socket(a), UnixStream::from_socket(b)))
     }
 
-    pub(crate) fn from_socket(sock: Socket) -> io::Result<UnixStream> {
-        Ok(UnixStream { io: Registration::new(sock)? })
+    pub(crate) fn from_socket(sock: Socket) -> UnixStream {
+        UnixStream { io: Async::from_nonblocking(sock, Interest::both()) }
     }
 
-    /// Takes a connected `std` stream, switches it to non-blocking and registers it.
+    /// Takes a connected `std` stream and switches it to non-blocking mode.
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
-        let sock = Socket::from_owned(OwnedFd::from(stream));
-        sock.set_nonblocking(true)?;
-        UnixStream::from_socket(sock)
+        Ok(UnixStream::from_socket(Socket::from_std(OwnedFd::from(stream))?))
     }
 
     /// Deregisters the socket and returns it as a `std` stream, still in
@@ -101,11 +104,155 @@ impl UnixStream {
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.io.get_ref().shutdown(how)
     }
+
+    /// Reads incoming data without consuming it.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.read_with(|s| s.peek(buf)).await
+    }
+
+    /// Waits until the stream may be readable.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.io.readable().await
+    }
+
+    /// Waits until the stream may be writable.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.io.writable().await
+    }
+
+    /// Reads without waiting: `ErrorKind::WouldBlock` if no data is ready.
+    /// Like `poll_read`, a short read clears the cached readiness, so a
+    /// following `readable().await` waits for new data without a syscall.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.try_read(buf)
+    }
+
+    /// Writes without waiting: `ErrorKind::WouldBlock` if the send buffer
+    /// is full. A short write clears the cached writability.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io.try_write(buf)
+    }
+
+    /// Any pending socket error (`SO_ERROR`), taking it.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.get_ref().take_error()
+    }
+
+    /// Borrowed halves for reading and writing at the same time in one task
+    /// (e.g. with a `select`-style combinator).
+    pub fn split(&mut self) -> (ReadHalf<'_, UnixStream>, WriteHalf<'_, UnixStream>) {
+        (ReadHalf(self), WriteHalf(self))
+    }
+
+    /// Owned halves that can move to two different tasks. The socket closes
+    /// when both are dropped; dropping the write half shuts down the write side.
+    pub fn into_split(self) -> (OwnedReadHalf<UnixStream>, OwnedWriteHalf<UnixStream>) {
+        split::into_split(self)
+    }
 }
 
-// `peek`, `readable`, `writable`, `try_read`, `try_write`, `take_error` and
-// the `AsyncRead` / `AsyncWrite` impls, as for `TcpStream`; `split` and
-// `into_split` come with the halves (`split.rs`).
-crate::stream::stream_common!(UnixStream);
+impl sealed::Stream for UnixStream {
+    type Addr = SocketAddr;
 
-crate::socket::socket_traits!(UnixStream { "local": local_addr, "peer": peer_addr });
+    fn io(&self) -> &Async<Socket> {
+        &self.io
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        UnixStream::local_addr(self)
+    }
+
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        UnixStream::peer_addr(self)
+    }
+
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        UnixStream::shutdown(self, how)
+    }
+}
+
+impl SplitStream for UnixStream {}
+
+impl AsyncRead for UnixStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_read(cx, buf)
+    }
+}
+
+/// `&UnixStream` reads and writes too: a reader and a writer can share one
+/// stream (each direction has its own waker slot).
+impl AsyncRead for &UnixStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for UnixStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        split::poll_shutdown(&*self)
+    }
+}
+
+impl AsyncWrite for &UnixStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        split::poll_shutdown(*self)
+    }
+}
+
+impl AsRawFd for UnixStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl AsFd for UnixStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.as_fd()
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        socket::debug(f, "UnixStream", &[("local", self.local_addr()), ("peer", self.peer_addr())], self.as_raw_fd())
+    }
+}

@@ -1,12 +1,13 @@
 //! Async I/O: the [`AsyncRead`] / [`AsyncWrite`] traits, their extension
-//! methods ([`AsyncReadExt`], [`AsyncWriteExt`], [`copy`]), and
-//! [`Registration`], which ties an fd to the reactor.
+//! methods ([`AsyncReadExt`], [`AsyncWriteExt`], [`copy`]), and [`Async`],
+//! which ties an fd to the driver of the loop that polls it.
 //!
 //! The traits take plain byte slices, like `std::io::Read`/`Write`: a
 //! `poll_read` either fills part of the buffer and returns `Ready(Ok(n))`
 //! (`n == 0` is end of stream), or parks the task's waker and returns
 //! `Pending`.
 
+mod async_io;
 mod copy;
 mod ext;
 mod registration;
@@ -16,13 +17,12 @@ use std::ops::DerefMut;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-pub use crate::interest::Interest;
-pub use crate::reactor::{Ready, ReadyEvent};
+pub use crate::reactor::Interest;
+pub use async_io::{Async, Readable, Writable};
 pub use copy::{copy, Copy};
 pub use ext::{
     AsyncReadExt, AsyncWriteExt, Flush, Read, ReadExact, ReadToEnd, ReadToString, Shutdown, Write, WriteAll,
 };
-pub use registration::{Readable, Registration, Writable};
 
 /// Reads bytes asynchronously.
 pub trait AsyncRead {

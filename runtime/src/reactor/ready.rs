@@ -5,21 +5,21 @@ use std::ops::BitOr;
 
 /// A set of readiness bits reported by the kernel for one fd.
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
-pub struct Ready(pub(crate) u8);
+pub(crate) struct Ready(pub(crate) u8);
 
 impl Ready {
     /// No readiness.
-    pub const EMPTY: Ready = Ready(0);
+    pub(crate) const EMPTY: Ready = Ready(0);
     /// Data or a connection can be read.
-    pub const READABLE: Ready = Ready(1 << 0);
+    pub(crate) const READABLE: Ready = Ready(1 << 0);
     /// The send buffer has room.
-    pub const WRITABLE: Ready = Ready(1 << 1);
+    pub(crate) const WRITABLE: Ready = Ready(1 << 1);
     /// The peer closed its write side: reads will return EOF.
-    pub const READ_CLOSED: Ready = Ready(1 << 2);
+    pub(crate) const READ_CLOSED: Ready = Ready(1 << 2);
     /// The write side is closed: writes will fail.
-    pub const WRITE_CLOSED: Ready = Ready(1 << 3);
+    pub(crate) const WRITE_CLOSED: Ready = Ready(1 << 3);
     /// The fd has a pending error; the next syscall on it returns it.
-    pub const ERROR: Ready = Ready(1 << 4);
+    pub(crate) const ERROR: Ready = Ready(1 << 4);
 
     /// Everything that makes a read worth trying.
     pub(crate) const READ_MASK: Ready = Ready((1 << 0) | (1 << 2) | (1 << 4));
@@ -27,32 +27,17 @@ impl Ready {
     pub(crate) const WRITE_MASK: Ready = Ready((1 << 1) | (1 << 3) | (1 << 4));
 
     /// True if a read may make progress (data, EOF or an error).
-    pub fn is_readable(self) -> bool {
+    pub(crate) fn is_readable(self) -> bool {
         self.0 & Ready::READ_MASK.0 != 0
     }
 
     /// True if a write may make progress (room, a closed side or an error).
-    pub fn is_writable(self) -> bool {
+    pub(crate) fn is_writable(self) -> bool {
         self.0 & Ready::WRITE_MASK.0 != 0
     }
 
-    /// True if the peer closed its write side.
-    pub fn is_read_closed(self) -> bool {
-        self.0 & Ready::READ_CLOSED.0 != 0
-    }
-
-    /// True if the write side is closed.
-    pub fn is_write_closed(self) -> bool {
-        self.0 & Ready::WRITE_CLOSED.0 != 0
-    }
-
-    /// True if the kernel reported an error condition.
-    pub fn is_error(self) -> bool {
-        self.0 & Ready::ERROR.0 != 0
-    }
-
     /// True if no bit is set.
-    pub fn is_empty(self) -> bool {
+    pub(crate) fn is_empty(self) -> bool {
         self.0 == 0
     }
 

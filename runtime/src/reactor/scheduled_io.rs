@@ -18,9 +18,10 @@ use std::io;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
 use std::task::{Context, Poll, Waker};
 
-use super::atomic_waker::AtomicWaker;
 use super::ready::Ready;
 use crate::loom::AtomicUsize;
+use crate::task::AtomicWaker;
+use crate::util::slab::Token;
 
 /// The runtime that owned this registration has shut down: every poll fails.
 const SHUTDOWN: usize = 1 << 5;
@@ -46,16 +47,9 @@ impl Direction {
 
 /// Readiness observed by a task, with the tick it was observed at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReadyEvent {
+pub(crate) struct ReadyEvent {
     pub(crate) ready: Ready,
-    pub(crate) tick: u16,
-}
-
-impl ReadyEvent {
-    /// The readiness bits that were set.
-    pub fn ready(&self) -> Ready {
-        self.ready
-    }
+    tick: u16,
 }
 
 /// One registered fd's readiness and waiting tasks.
@@ -68,7 +62,7 @@ pub(crate) struct ScheduledIo {
     /// Ready bits, SHUTDOWN and the tick (see the module docs).
     readiness: AtomicUsize,
     /// The token this entry is registered under (slab index + generation).
-    pub(crate) token: u64,
+    pub(crate) token: Token,
     /// The task waiting to read. Lock-free: the registration may be polled
     /// from any thread, and the reactor never blocks on it.
     reader: AtomicWaker,
@@ -84,11 +78,13 @@ enum Found {
 }
 
 impl ScheduledIo {
-    /// A new entry starts optimistic, readable and writable: the first I/O
-    /// call tries the syscall and only parks on `WouldBlock`.
-    pub(crate) fn new(token: u64) -> ScheduledIo {
+    /// A new entry with `initial` readiness: usually optimistic, readable
+    /// and writable, so the first I/O call tries the syscall and only parks
+    /// on `WouldBlock`; empty for a socket still connecting, whose first
+    /// event marks the end of the handshake.
+    pub(crate) fn new(token: Token, initial: Ready) -> ScheduledIo {
         ScheduledIo {
-            readiness: AtomicUsize::new((Ready::READABLE | Ready::WRITABLE).0 as usize),
+            readiness: AtomicUsize::new(initial.0 as usize),
             token,
             reader: AtomicWaker::new(),
             writer: AtomicWaker::new(),
@@ -209,13 +205,20 @@ fn shutdown_error() -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reactor::Count;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
+    struct Count(AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
     #[test]
     fn clear_keeps_newer_events() {
-        let io = ScheduledIo::new(1);
+        let io = ScheduledIo::new(Token::from_raw(1), Ready::READABLE | Ready::WRITABLE);
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
@@ -240,7 +243,7 @@ mod tests {
 
     #[test]
     fn closed_bits_survive_a_short_read_but_not_would_block() {
-        let io = ScheduledIo::new(1);
+        let io = ScheduledIo::new(Token::from_raw(1), Ready::READABLE | Ready::WRITABLE);
         let waker = Waker::noop();
         let mut cx = Context::from_waker(waker);
         let mut out = Vec::new();

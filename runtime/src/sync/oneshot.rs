@@ -13,34 +13,52 @@ use std::error::Error;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use crate::task::AtomicWaker;
+
+/// The value was stored (it may have been taken since).
+const SENT: u8 = 1;
+/// The sender is gone.
+const TX_GONE: u8 = 2;
+/// The receiver is gone or closed.
+const RX_GONE: u8 = 4;
 
 /// Creates a one-shot channel.
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let inner = Arc::new(Inner {
-        state: Mutex::new(State { value: None, rx_waker: None, tx_waker: None, tx_gone: false, rx_gone: false }),
+        value: Mutex::new(None),
+        state: AtomicU8::new(0),
+        rx_waker: AtomicWaker::new(),
+        tx_waker: AtomicWaker::new(),
     });
     (Sender { inner: inner.clone() }, Receiver { inner })
 }
 
 struct Inner<T> {
-    state: Mutex<State<T>>,
-}
-
-struct State<T> {
-    value: Option<T>,
+    value: Mutex<Option<T>>,
+    /// `SENT`, `TX_GONE`, `RX_GONE`: each set once, never cleared.
+    state: AtomicU8,
     /// The receiver waiting for the value.
-    rx_waker: Option<Waker>,
+    rx_waker: AtomicWaker,
     /// The sender waiting in `closed()`.
-    tx_waker: Option<Waker>,
-    tx_gone: bool,
-    rx_gone: bool,
+    tx_waker: AtomicWaker,
 }
 
 impl<T> Inner<T> {
-    fn lock(&self) -> MutexGuard<'_, State<T>> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn has(&self, bit: u8) -> bool {
+        self.state.load(Ordering::Acquire) & bit != 0
+    }
+
+    /// Sets `bit`, returning the state before.
+    fn set(&self, bit: u8) -> u8 {
+        self.state.fetch_or(bit, Ordering::AcqRel)
+    }
+
+    fn take_value(&self) -> Option<T> {
+        self.value.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 }
 
@@ -91,33 +109,34 @@ impl<T> Sender<T> {
     /// Sends `value`, waking the receiver. If the receiver is gone the
     /// value comes back as `Err(value)`.
     pub fn send(self, value: T) -> Result<(), T> {
-        let mut s = self.inner.lock();
-        if s.rx_gone {
+        if self.inner.has(RX_GONE) {
             return Err(value);
         }
-        s.value = Some(value);
-        let waker = s.rx_waker.take();
-        drop(s);
-        if let Some(w) = waker {
-            w.wake();
+        *self.inner.value.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+        if self.inner.set(SENT) & RX_GONE != 0 {
+            // The receiver closed meanwhile and will never look: take it back.
+            if let Some(value) = self.inner.take_value() {
+                return Err(value);
+            }
         }
+        self.inner.rx_waker.wake();
         Ok(())
     }
 
     /// True once the receiver has been dropped.
     pub fn is_closed(&self) -> bool {
-        self.inner.lock().rx_gone
+        self.inner.has(RX_GONE)
     }
 
     /// Waits until the receiver is dropped (to stop work nobody awaits).
     pub async fn closed(&mut self) {
         std::future::poll_fn(|cx| {
-            let mut s = self.inner.lock();
-            if s.rx_gone {
-                return Poll::Ready(());
+            self.inner.tx_waker.register(cx.waker());
+            if self.inner.has(RX_GONE) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
             }
-            s.tx_waker = Some(cx.waker().clone());
-            Poll::Pending
         })
         .await
     }
@@ -125,36 +144,29 @@ impl<T> Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        let mut s = self.inner.lock();
-        s.tx_gone = true;
-        let waker = s.rx_waker.take();
-        drop(s);
-        if let Some(w) = waker {
-            w.wake();
-        }
+        self.inner.set(TX_GONE);
+        self.inner.rx_waker.wake();
     }
 }
 
 impl<T> Receiver<T> {
     /// Takes the value if it has arrived, without waiting.
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let mut s = self.inner.lock();
-        match s.value.take() {
-            Some(v) => Ok(v),
-            None if s.tx_gone => Err(TryRecvError::Closed),
-            None => Err(TryRecvError::Empty),
+        let state = self.inner.state.load(Ordering::Acquire);
+        if state & SENT != 0 {
+            return self.inner.take_value().ok_or(TryRecvError::Closed);
+        }
+        if state & TX_GONE != 0 {
+            Err(TryRecvError::Closed)
+        } else {
+            Err(TryRecvError::Empty)
         }
     }
 
     /// Refuses the value: a later `send` fails and returns it.
     pub fn close(&mut self) {
-        let mut s = self.inner.lock();
-        s.rx_gone = true;
-        let waker = s.tx_waker.take();
-        drop(s);
-        if let Some(w) = waker {
-            w.wake();
-        }
+        self.inner.set(RX_GONE);
+        self.inner.tx_waker.wake();
     }
 
     /// Waits for the value on a plain OS thread.
@@ -178,17 +190,19 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut s = self.inner.lock();
-        if let Some(v) = s.value.take() {
-            return Poll::Ready(Ok(v));
+        let this = self.get_mut();
+        match this.try_recv() {
+            Ok(v) => return Poll::Ready(Ok(v)),
+            Err(TryRecvError::Closed) => return Poll::Ready(Err(RecvError(()))),
+            Err(TryRecvError::Empty) => {}
         }
-        if s.tx_gone {
-            return Poll::Ready(Err(RecvError(())));
+        // Register, then look again: a send after the look wakes us.
+        this.inner.rx_waker.register(cx.waker());
+        match this.try_recv() {
+            Ok(v) => Poll::Ready(Ok(v)),
+            Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError(()))),
+            Err(TryRecvError::Empty) => Poll::Pending,
         }
-        if !s.rx_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            s.rx_waker = Some(cx.waker().clone());
-        }
-        Poll::Pending
     }
 }
 

@@ -5,7 +5,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use super::{cvt, timeout_ms, Event};
-use crate::interest::Interest;
+use crate::reactor::Interest;
 
 /// The token of the eventfd; user tokens never reach it (their generation
 /// would have to wrap through `u32::MAX` at slab index `u32::MAX`).

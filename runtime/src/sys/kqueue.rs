@@ -13,7 +13,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use super::{cvt, Event};
-use crate::interest::Interest;
+use crate::reactor::Interest;
 
 /// The `ident` of the EVFILT_USER event that `notify` triggers.
 const NOTIFY_IDENT: usize = 0;

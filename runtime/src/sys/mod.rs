@@ -1,6 +1,9 @@
-//! The operating-system layer: one poller backend per OS and the syscall helper.
+//! The operating-system layer: one poller backend per OS, the syscall
+//! helper, and the few other syscalls the runtime makes. Private to the
+//! crate: nothing above `reactor` and `driver` names it.
 //!
-//! Exactly one backend file is compiled, chosen by the `cfg` block below. Every
+//! Exactly one backend file is compiled, chosen by the `cfg` block below,
+//! which is also the one place that names the supported OSes. Every
 //! backend provides the same items:
 //!
 //! - `Poller`: owns the kernel object (an epoll fd, a kqueue fd) plus whatever
@@ -16,7 +19,8 @@
 //! Nothing in here knows about tasks or sockets: tokens go in, tokens and
 //! readiness bits come out.
 
-use std::io;
+use std::io::{self, IoSlice};
+use std::os::fd::RawFd;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod epoll;
@@ -56,7 +60,7 @@ pub(crate) struct Event {
 }
 
 /// Integer return values of syscalls, where `-1` signals an error.
-pub trait IsMinusOne: Copy {
+pub(crate) trait IsMinusOne: Copy {
     /// True when the value is the error marker `-1`.
     fn is_minus_one(self) -> bool;
 }
@@ -75,17 +79,10 @@ impl_is_minus_one! { i8 i16 i32 i64 isize }
 
 /// Turns a syscall's `-1` into `io::Error::last_os_error()`.
 ///
-/// Every syscall in weft goes through this function (or [`cvt_r`]), so
-/// the `errno` is read right after the call that set it.
-///
-/// ```
-/// // SAFETY: getpid has no preconditions.
-/// let pid = runtime::sys::cvt(unsafe { libc::getpid() })?;
-/// assert!(pid > 0);
-/// # Ok::<(), std::io::Error>(())
-/// ```
+/// Every syscall of the runtime goes through this function (or [`cvt_r`]),
+/// so the `errno` is read right after the call that set it.
 #[inline]
-pub fn cvt<T: IsMinusOne>(ret: T) -> io::Result<T> {
+pub(crate) fn cvt<T: IsMinusOne>(ret: T) -> io::Result<T> {
     if ret.is_minus_one() {
         Err(io::Error::last_os_error())
     } else {
@@ -99,7 +96,7 @@ pub fn cvt<T: IsMinusOne>(ret: T) -> io::Result<T> {
 /// blocking socket, `read` on a pipe); a non-blocking call can also use it
 /// harmlessly.
 #[inline]
-pub fn cvt_r<T: IsMinusOne>(mut f: impl FnMut() -> T) -> io::Result<T> {
+pub(crate) fn cvt_r<T: IsMinusOne>(mut f: impl FnMut() -> T) -> io::Result<T> {
     loop {
         match cvt(f()) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -109,13 +106,13 @@ pub fn cvt_r<T: IsMinusOne>(mut f: impl FnMut() -> T) -> io::Result<T> {
 }
 
 /// The calling thread's `errno` (for code that must preserve it, like a signal handler).
-pub(crate) fn errno() -> i32 {
+fn errno() -> i32 {
     // SAFETY: the location is valid for the calling thread's lifetime.
     unsafe { *errno_location() }
 }
 
 /// Sets the calling thread's `errno`.
-pub(crate) fn set_errno(value: i32) {
+fn set_errno(value: i32) {
     // SAFETY: as for `errno`.
     unsafe { *errno_location() = value }
 }
@@ -126,6 +123,87 @@ use libc::__errno as errno_location;
 use libc::__errno_location as errno_location;
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
 use libc::__error as errno_location;
+
+/// `send` flags: a closed peer is `EPIPE`, never SIGPIPE. macOS and iOS
+/// have no `MSG_NOSIGNAL`; `net` sets `SO_NOSIGPIPE` on their sockets.
+#[cfg(not(any(target_os = "macos", target_os = "ios")))]
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+const SEND_FLAGS: libc::c_int = 0;
+
+/// `recv(2)` into `buf`, retried on `EINTR`.
+pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
+    let n = cvt_r(|| unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) })?;
+    Ok(n as usize)
+}
+
+/// `send(2)` from `buf`, never raising SIGPIPE, retried on `EINTR`.
+pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: the kernel reads at most `buf.len()` bytes from `buf`.
+    let n = cvt_r(|| unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), SEND_FLAGS) })?;
+    Ok(n as usize)
+}
+
+/// A gathered `sendmsg(2)` of at most 1024 buffers, like [`send`].
+pub(crate) fn send_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: msghdr is plain data; zeroes are valid for the fields we do not set.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    // IoSlice is ABI-compatible with iovec (std guarantees this on Unix).
+    msg.msg_iov = bufs.as_ptr().cast_mut().cast();
+    msg.msg_iovlen = bufs.len().min(1024) as _;
+    // SAFETY: msg points to `msg_iovlen` valid iovecs that the kernel only reads.
+    let n = cvt_r(|| unsafe { libc::sendmsg(fd, &msg, SEND_FLAGS) })?;
+    Ok(n as usize)
+}
+
+/// Puts `fd` in non-blocking mode (`FIONBIO`).
+pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    let mut on: libc::c_int = 1;
+    // SAFETY: FIONBIO reads one c_int from the pointer.
+    cvt(unsafe { libc::ioctl(fd, libc::FIONBIO, &mut on) })?;
+    Ok(())
+}
+
+/// Installs `handler` for `signum` with `SA_RESTART`.
+pub(crate) fn install_signal_handler(signum: libc::c_int, handler: extern "C" fn(libc::c_int)) -> io::Result<()> {
+    // SAFETY: sigaction is plain data; zeroes are a valid empty value.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = handler as libc::sighandler_t;
+    action.sa_flags = libc::SA_RESTART;
+    // SAFETY: initialises the mask inside our local struct.
+    cvt(unsafe { libc::sigemptyset(&mut action.sa_mask) })?;
+    // SAFETY: `action` is fully initialised; the old action is not needed.
+    cvt(unsafe { libc::sigaction(signum, &action, std::ptr::null_mut()) })?;
+    Ok(())
+}
+
+/// Writes one byte to `fd` from inside a signal handler: async-signal-safe
+/// (one `write`), and `errno` is left as the interrupted code had it. A
+/// failed write (a full pipe) is ignored: the caller records the delivery
+/// elsewhere.
+pub(crate) fn write_byte_in_signal_handler(fd: RawFd, byte: u8) {
+    let saved = errno();
+    // SAFETY: writes one byte from a local.
+    let _ = unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+    set_errno(saved);
+}
+
+/// Sends `signum` to the calling thread (tests of the signal module).
+#[cfg(test)]
+pub(crate) fn raise(signum: libc::c_int) -> io::Result<()> {
+    // SAFETY: raise takes no pointers.
+    cvt(unsafe { libc::raise(signum) })?;
+    Ok(())
+}
+
+/// `dup2(from, onto)`: `onto` now refers to `from`'s file (reactor tests).
+#[cfg(test)]
+pub(crate) fn dup2(from: RawFd, onto: RawFd) -> io::Result<()> {
+    // SAFETY: both are fds the test owns; dup2 swaps atomically.
+    cvt(unsafe { libc::dup2(from, onto) })?;
+    Ok(())
+}
 
 /// Converts an optional timeout to whole milliseconds for `epoll_wait`,
 /// rounding up so a timer never fires early; `None` is `-1` (wait forever).

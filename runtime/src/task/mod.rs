@@ -1,8 +1,15 @@
-//! Tasks: the memory layout (`raw`), the state word (`state`), the public
-//! handles (`join`), the runtime's list of live tasks, and [`yield_now`].
+//! Tasks: the unit the schedulers run.
+//!
+//! A task is one heap allocation (`raw.rs`) holding a state word
+//! (`state.rs`), the future and later its output, and a hook into the
+//! scheduler that runs it: the `Schedule` trait is all a task knows of
+//! that scheduler. The public side is [`JoinHandle`], [`AbortHandle`],
+//! [`JoinError`], [`yield_now`], and [`AtomicWaker`], the runtime's one
+//! wake slot, which other futures use to wait for a single event.
 
-pub(crate) mod join;
-pub(crate) mod join_waker;
+mod atomic_waker;
+mod error;
+mod join;
 pub(crate) mod raw;
 pub(crate) mod state;
 
@@ -10,53 +17,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-pub use join::{AbortHandle, JoinError, JoinHandle};
-pub(crate) use raw::Task;
+pub use atomic_waker::AtomicWaker;
+pub use error::JoinError;
+pub use join::{AbortHandle, JoinHandle};
+pub(crate) use raw::{Notified, Task};
 
-/// Every live (not yet completed) task of one runtime, so shutdown can drop
-/// their futures. A slab: each task stores its slot in `Header::list_index`.
-#[derive(Debug, Default)]
-pub(crate) struct TaskList {
-    /// Slots; `None` is free.
-    slots: Vec<Option<Task>>,
-    /// Indices of free slots, reused first.
-    free: Vec<usize>,
-    /// Occupied slots.
-    len: usize,
-}
-
-impl TaskList {
-    pub(crate) fn insert(&mut self, task: Task) {
-        let index = match self.free.pop() {
-            Some(i) => i,
-            None => {
-                self.slots.push(None);
-                self.slots.len() - 1
-            }
-        };
-        task.set_list_index(index);
-        self.slots[index] = Some(task);
-        self.len += 1;
-    }
-
-    /// Removes the task at `index`, returning the list's reference.
-    pub(crate) fn remove(&mut self, index: usize) -> Option<Task> {
-        let task = self.slots.get_mut(index)?.take()?;
-        self.free.push(index);
-        self.len -= 1;
-        Some(task)
-    }
-
-    /// Takes every task out, leaving the list empty.
-    pub(crate) fn drain(&mut self) -> Vec<Task> {
-        self.free.clear();
-        self.len = 0;
-        std::mem::take(&mut self.slots).into_iter().flatten().collect()
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
+/// How a woken task reaches the scheduler that runs it: stored in every
+/// task, called by its wakers and by `abort`, from any thread.
+pub(crate) trait Schedule: Send + Sync + Sized + 'static {
+    /// Queues `task` (one owned reference) to be run by this scheduler,
+    /// on its thread. `task.scheduler()` is `self`.
+    fn schedule(task: Notified<Self>);
 }
 
 /// Yields to the runtime once: the task goes to the back of the run queue,

@@ -7,20 +7,23 @@
 //! never fires early; the kernel wait is rounded up to whole milliseconds.
 
 mod interval;
-pub(crate) mod store;
+mod store;
 
+use std::cell::{Cell, RefCell};
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
 
-use crate::context;
-use store::TimerKey;
+use crate::util::handoff::Handoff;
+use store::{TimerKey, TimerStore};
 
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior, Tick};
 
@@ -49,17 +52,108 @@ fn far_future(now: Instant) -> Instant {
     now + Duration::from_secs(86400 * 365 * 30)
 }
 
-/// A registered timer: which runtime's store holds it, and its key there.
-#[derive(Clone, Copy, Debug)]
+/// The timers of one loop: created and owned by it, found by `Sleep`s
+/// through the thread's current [`Timers`] ([`enter`]).
+#[derive(Debug)]
+pub(crate) struct Timers {
+    core: Rc<TimerCore>,
+}
+
+/// The loop-thread part: the store and the loop's clock.
+#[derive(Debug)]
+struct TimerCore {
+    store: RefCell<TimerStore>,
+    /// The clock as of the loop's last wait; lags real time, never leads it.
+    now: Cell<Instant>,
+    shared: Arc<TimerShared>,
+}
+
+/// The part a `Sleep` keeps to reach its store from any thread.
+#[derive(Debug)]
+struct TimerShared {
+    /// Timers whose `Sleep` was dropped away from the loop's thread; the
+    /// loop forgets them at its next tick.
+    cancels: Handoff<TimerKey>,
+}
+
+impl Timers {
+    pub(crate) fn new() -> Timers {
+        let now = Instant::now();
+        let shared = Arc::new(TimerShared { cancels: Handoff::new() });
+        Timers { core: Rc::new(TimerCore { store: RefCell::new(TimerStore::new(now)), now: Cell::new(now), shared }) }
+    }
+
+    /// The earliest deadline, after forgetting timers cancelled elsewhere.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let cancels = self.core.shared.cancels.take();
+        let mut store = self.core.store.borrow_mut();
+        let dropped: Vec<_> = cancels.into_iter().filter_map(|key| store.cancel(key)).collect();
+        let next = store.next_deadline();
+        drop(store);
+        drop(dropped);
+        next
+    }
+
+    /// Advances the clock to `now` and moves the wakers of every timer due
+    /// by then to `due`.
+    pub(crate) fn fire(&self, now: Instant, due: &mut Vec<Waker>) {
+        self.core.now.set(now);
+        self.core.store.borrow_mut().fire(now, due);
+    }
+
+    /// Pending timers.
+    pub(crate) fn len(&self) -> usize {
+        self.core.store.borrow().len()
+    }
+
+    /// Forgets every timer (the loop shuts down); their wakers are dropped,
+    /// not woken.
+    pub(crate) fn clear(&self) {
+        let wakers = self.core.store.borrow_mut().clear();
+        drop(wakers);
+    }
+}
+
+thread_local! {
+    /// The timers of the loop running on this thread.
+    static CURRENT: RefCell<Option<Rc<TimerCore>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's current timers, if any.
+fn with_current<R>(f: impl FnOnce(&TimerCore) -> R) -> Option<R> {
+    CURRENT.try_with(|c| c.borrow().as_deref().map(f)).ok().flatten()
+}
+
+/// Restores the previous current timers when dropped (also on unwind).
+#[derive(Debug)]
+pub(crate) struct EnterGuard {
+    prev: Option<Rc<TimerCore>>,
+}
+
+/// Makes `timers` this thread's current timers for the guard's life.
+pub(crate) fn enter(timers: &Timers) -> EnterGuard {
+    let prev = CURRENT.with(|c| c.replace(Some(timers.core.clone())));
+    EnterGuard { prev }
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = prev);
+    }
+}
+
+/// A registered timer: the store that holds it, and its key there.
+#[derive(Debug)]
 struct Entry {
-    runtime: u64,
+    timers: Arc<TimerShared>,
     key: TimerKey,
 }
 
 /// The future returned by [`sleep`] and [`sleep_until`].
 ///
-/// It registers with the runtime polling it; dropping it cancels the timer.
-/// It must be polled inside a weft runtime.
+/// It registers with the runtime polling it; dropping it cancels the timer,
+/// on any thread. It must be polled inside a weft runtime.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
@@ -86,18 +180,18 @@ impl Sleep {
 
     fn cancel(&mut self) {
         let Some(entry) = self.entry.take() else { return };
-        let cancelled = context::with_current(|core| {
-            (core.shared.id == entry.runtime).then(|| core.timers.borrow_mut().cancel(entry.key))
+        let local = with_current(|core| {
+            Arc::ptr_eq(&core.shared, &entry.timers).then(|| core.store.borrow_mut().cancel(entry.key))
         });
-        match cancelled {
+        match local {
             // The waker is dropped here, outside the store's borrow.
-            Some(Some(waker)) => drop(waker),
-            // Dropped away from its runtime (another thread, or outside
-            // `block_on`): the runtime frees the entry at its next turn.
+            Some(Some(Some(waker))) => drop(waker),
+            // On its loop, but it already fired: nothing to forget.
+            Some(Some(None)) => {}
+            // Dropped away from its loop (another thread, or outside the
+            // runtime): the loop forgets the timer at its next tick.
             _ => {
-                if let Some(shared) = context::find_runtime(entry.runtime) {
-                    shared.cancel_timer_later(entry.key);
-                }
+                entry.timers.cancels.push(entry.key);
             }
         }
     }
@@ -109,33 +203,42 @@ impl Future for Sleep {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         let deadline = this.deadline;
-        let polled = context::with_current(|core| {
+        let polled = with_current(|core| {
             // `core.now` lags the clock, so this test never completes early.
             if deadline <= core.now.get() {
-                return true;
+                return Some(true);
             }
-            let mut timers = core.timers.borrow_mut();
-            match this.entry {
-                Some(e) if e.runtime == core.shared.id => {
-                    if timers.update(e.key, cx.waker()) {
-                        return false;
-                    }
-                    // Fired: the store only fires a passed deadline.
-                    true
+            let mut store = core.store.borrow_mut();
+            match &this.entry {
+                Some(e) if Arc::ptr_eq(&e.timers, &core.shared) => {
+                    // A stale key means the timer fired: the store only fires a passed deadline.
+                    Some(!store.update(e.key, cx.waker()))
                 }
                 _ => {
-                    let key = timers.insert(deadline, cx.waker().clone());
-                    this.entry = Some(Entry { runtime: core.shared.id, key });
-                    false
+                    // First poll, or polled on another loop than before:
+                    // register here (the old entry is cancelled below).
+                    let key = store.insert(deadline, cx.waker().clone())?;
+                    let old = this.entry.replace(Entry { timers: core.shared.clone(), key });
+                    drop(store);
+                    if let Some(old) = old {
+                        old.timers.cancels.push(old.key);
+                    }
+                    Some(false)
                 }
             }
         });
         match polled {
-            Some(true) => {
+            Some(Some(true)) => {
                 this.cancel();
                 Poll::Ready(())
             }
-            Some(false) => Poll::Pending,
+            Some(Some(false)) => Poll::Pending,
+            // The store is full (2³² − 1 timers): try again on the next turn
+            // rather than fire early.
+            Some(None) => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
             None => panic!("a weft Sleep was polled outside of a weft runtime; await it inside block_on or a task"),
         }
     }

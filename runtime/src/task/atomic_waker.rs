@@ -1,5 +1,5 @@
-//! [`AtomicWaker`]: one waker slot that a registrant and a waker may use
-//! from different threads, without a mutex.
+//! [`AtomicWaker`]: the runtime's one wake slot. A registrant and a waker
+//! may use it from different threads, without a mutex.
 //!
 //! A two-bit lock in `state`: `REGISTERING` is held while the registrant
 //! writes the slot, `WAKING` while the waker takes it. Whoever finds the
@@ -23,8 +23,38 @@ const WAKING: u8 = 2;
 /// The slot holds a waker. Changed only by the holder of the lock bits.
 const FULL: u8 = 4;
 
-/// A waker slot shared between one registering task and the reactor.
-pub(crate) struct AtomicWaker {
+/// A slot for one task's [`Waker`](std::task::Waker), filled by the task that waits and
+/// emptied by whoever completes what it waits for, on any thread.
+///
+/// The waiting side calls [`AtomicWaker::register`] and *then* checks its
+/// condition; the completing side makes the condition true and *then*
+/// calls [`AtomicWaker::wake`]. Either the waiter sees the condition, or the
+/// completer finds the waker: a wake-up is never lost. The reactor keeps
+/// one per fd and direction; oneshot channels and the blocking pool use it
+/// for their single waiter.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// use std::task::Poll;
+/// use runtime::task::AtomicWaker;
+///
+/// struct Flag { set: AtomicBool, waker: AtomicWaker }
+/// let flag = Arc::new(Flag { set: AtomicBool::new(false), waker: AtomicWaker::new() });
+/// let setter = flag.clone();
+/// runtime::block_on(async move {
+///     std::thread::spawn(move || {
+///         setter.set.store(true, Ordering::Release);
+///         setter.waker.wake();
+///     });
+///     std::future::poll_fn(|cx| {
+///         flag.waker.register(cx.waker());
+///         if flag.set.load(Ordering::Acquire) { Poll::Ready(()) } else { Poll::Pending }
+///     })
+///     .await;
+/// });
+/// ```
+pub struct AtomicWaker {
     state: AtomicU8,
     /// Written only by the holder of `REGISTERING`, taken only by the holder of `WAKING`.
     waker: UnsafeCell<Option<Waker>>,
@@ -36,14 +66,23 @@ unsafe impl Send for AtomicWaker {}
 // SAFETY: as above.
 unsafe impl Sync for AtomicWaker {}
 
+impl Default for AtomicWaker {
+    fn default() -> AtomicWaker {
+        AtomicWaker::new()
+    }
+}
+
 impl AtomicWaker {
-    pub(crate) fn new() -> AtomicWaker {
+    /// An empty slot.
+    pub fn new() -> AtomicWaker {
         AtomicWaker { state: AtomicU8::new(IDLE), waker: UnsafeCell::new(None) }
     }
 
-    /// Stores `waker` to be woken by the next [`AtomicWaker::take`]. If a
-    /// take runs concurrently, `waker` is woken at once instead.
-    pub(crate) fn register(&self, waker: &Waker) {
+    /// Stores `waker` to be woken by the next [`AtomicWaker::wake`] (or
+    /// handed out by [`AtomicWaker::take`]). If a wake runs concurrently,
+    /// `waker` is woken at once instead. Only one task should register in
+    /// a given slot; a second registration replaces the first.
+    pub fn register(&self, waker: &Waker) {
         let mut curr = self.state.load(Acquire);
         loop {
             if curr & (REGISTERING | WAKING) != 0 {
@@ -76,12 +115,19 @@ impl AtomicWaker {
         }
     }
 
+    /// Wakes the registered waker, if any, and empties the slot.
+    pub fn wake(&self) {
+        if let Some(w) = self.take() {
+            w.wake();
+        }
+    }
+
     /// Takes the stored waker, if any, for the caller to wake.
     ///
     /// Always a read-modify-write: a plain load could miss a registration
     /// whose own re-check of readiness misses our event (store buffering).
     #[inline]
-    pub(crate) fn take(&self) -> Option<Waker> {
+    pub fn take(&self) -> Option<Waker> {
         let prev = self.state.fetch_or(WAKING, AcqRel);
         if prev & (REGISTERING | WAKING) != 0 {
             // The registrant holds the slot and delivers the wake when it
@@ -104,9 +150,16 @@ impl fmt::Debug for AtomicWaker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reactor::Count;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
+
+    struct Count(AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 
     #[test]
     fn register_then_take() {

@@ -1,37 +1,42 @@
-//! The injection queue: tasks woken on other threads wait here until the
-//! runtime thread moves them to its run queue, and the flag that decides
-//! when the poller must be woken to notice them.
+//! [`Handoff`]: the one cross-thread hand-off queue of the runtime.
+//!
+//! Any thread pushes; one loop thread takes everything at once. It carries
+//! tasks woken on other threads to their loop, and timers dropped on other
+//! threads to the store that must forget them. A second flag, `notified`,
+//! lets a pusher learn whether it must wake the loop's poller, so a burst
+//! of pushes costs one wake-up.
 
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::PoisonError;
 
 use crate::loom::{AtomicBool, Mutex};
 
-/// A queue filled from any thread and drained by the runtime thread.
+/// A queue filled from any thread and drained by one loop thread.
 #[derive(Debug)]
-pub(crate) struct Injector<T> {
+pub(crate) struct Handoff<T> {
     queue: Mutex<Vec<T>>,
     /// Hint that `queue` is non-empty, checked without the lock.
-    injected: AtomicBool,
+    pending: AtomicBool,
     /// A poller wake-up is pending: further pushes need not send another.
     notified: AtomicBool,
 }
 
-impl<T> Injector<T> {
-    pub(crate) fn new() -> Injector<T> {
-        Injector { queue: Mutex::new(Vec::new()), injected: AtomicBool::new(false), notified: AtomicBool::new(false) }
+impl<T> Handoff<T> {
+    pub(crate) fn new() -> Handoff<T> {
+        Handoff { queue: Mutex::new(Vec::new()), pending: AtomicBool::new(false), notified: AtomicBool::new(false) }
     }
 
-    /// Queues `item`. True if the caller must wake the poller.
+    /// Queues `item`. True if the caller must wake the loop's poller (a
+    /// queue whose loop need not wake, like timer cancellations, ignores it).
     ///
     /// All flag operations here and in `clear_notified`/`take` are SeqCst:
-    /// the pusher writes `injected` then reads `notified`, the loop writes
-    /// `notified` then reads `injected` (the store-buffering shape). With
+    /// the pusher writes `pending` then reads `notified`, the loop writes
+    /// `notified` then reads `pending` (the store-buffering shape). With
     /// weaker orderings both could miss the other's write: the pusher would
-    /// skip the wake-up and the loop would park with a task in the queue.
+    /// skip the wake-up and the loop would park with an item in the queue.
     pub(crate) fn push(&self, item: T) -> bool {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner).push(item);
-        self.injected.store(true, SeqCst);
+        self.pending.store(true, SeqCst);
         self.request_notify()
     }
 
@@ -50,7 +55,7 @@ impl<T> Injector<T> {
 
     /// Takes everything queued.
     pub(crate) fn take(&self) -> Vec<T> {
-        if !self.injected.swap(false, SeqCst) {
+        if !self.pending.swap(false, SeqCst) {
             return Vec::new();
         }
         std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner))
@@ -58,6 +63,6 @@ impl<T> Injector<T> {
 
     /// True if something may be queued.
     pub(crate) fn has_items(&self) -> bool {
-        self.injected.load(SeqCst)
+        self.pending.load(SeqCst)
     }
 }

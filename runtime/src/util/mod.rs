@@ -1,0 +1,23 @@
+//! Building blocks, one of each kind: the generational [`slab::Slab`] and
+//! the cross-thread [`handoff::Handoff`] queue (the one wake slot is
+//! public: [`crate::task::AtomicWaker`]); and [`wake_all`].
+
+pub(crate) mod handoff;
+pub(crate) mod slab;
+
+use std::panic::{self, AssertUnwindSafe};
+use std::task::Waker;
+
+/// Wakes each waker, in order, emptying `wakers`. A panicking (foreign)
+/// waker does not unwind into the caller (a loop), and the wakers after it
+/// are still woken.
+pub(crate) fn wake_all(wakers: &mut Vec<Waker>) {
+    wakers.reverse();
+    while !wakers.is_empty() {
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+            while let Some(w) = wakers.pop() {
+                w.wake();
+            }
+        }));
+    }
+}
