@@ -11,6 +11,8 @@
 //!   [`Ring::completions`] hand back [`Cqe`]s.
 //! - [`Sqe`]: a submission entry built by one constructor per op. Builders
 //!   whose op makes the kernel touch caller memory are `unsafe fn`.
+//! - [`BufRing`]: a provided-buffer ring (one slab of equal buffers the kernel
+//!   picks from for `recv`).
 //! - [`Probe`]: which opcodes the kernel supports.
 //! - [`unsupported`]: whether an error means "no io_uring here, use epoll".
 //!
@@ -19,7 +21,7 @@
 //! The ring is set up with `IORING_SETUP_SINGLE_ISSUER` (and, where the
 //! kernel has it, `DEFER_TASKRUN`), which binds it to the thread that created
 //! it: `io_uring_enter` from any other thread fails with `EEXIST`. [`Ring`]
-//! is therefore neither `Send` nor `Sync`.
+//! and [`BufRing`] are therefore neither `Send` nor `Sync`.
 //!
 //! # Memory the kernel uses
 //!
@@ -27,12 +29,13 @@
 //! completion arrives (and, for a multishot op, until the completion without
 //! [`Cqe::more`]). The builders that carry such pointers are `unsafe` and say
 //! so; everything else here only lets the kernel touch memory this module
-//! owns (the rings).
+//! owns (the rings, the [`BufRing`] slab).
 // The completion driver is not wired into the runtime yet: nothing outside
 // this module's tests calls it.
 #![allow(dead_code)]
 
 pub(crate) mod abi;
+mod buf_ring;
 mod sqe;
 #[cfg(all(test, not(miri)))]
 mod tests;
@@ -51,6 +54,9 @@ use self::abi::*;
 use super::cvt;
 
 pub(crate) use self::sqe::Sqe;
+// Re-exported for the driver, which does not exist yet.
+#[allow(unused_imports)]
+pub(crate) use self::buf_ring::BufRing;
 
 /// The most SQ entries `io_uring_setup` accepts (`IORING_MAX_ENTRIES`).
 pub(crate) const MAX_ENTRIES: u32 = 32768;
@@ -99,7 +105,8 @@ fn error(context: impl Into<String>, source: io::Error, unsupported: bool) -> io
 /// the arguments: `ENOSYS` (no io_uring, or a seccomp filter hiding it),
 /// `EPERM`/`EACCES` (`kernel.io_uring_disabled` = 1 or 2 for this process, a
 /// security module), `EINVAL` (every flag combination refused: a kernel too
-/// old), a kernel lacking `SINGLE_MMAP`/`NODROP`/`EXT_ARG`.
+/// old), a kernel lacking `SINGLE_MMAP`/`NODROP`/`EXT_ARG`; and for a
+/// [`BufRing`] the kernel cannot register (`EINVAL`: no `PBUF_RING`).
 /// Also true for a bare `ENOSYS` from anywhere. False for everything else,
 /// including resource errors (`EMFILE`, `ENOMEM`) that epoll would hit too.
 pub(crate) fn unsupported(err: &io::Error) -> bool {
@@ -387,8 +394,10 @@ struct Cq {
 
 /// One io_uring instance.
 ///
-/// Owns the ring fd and the two mappings; [`Drop`] unmaps both and closes
-/// the fd. Bound to the thread that created it (see the module docs).
+/// Owns the ring fd (shared, reference-counted, with any [`BufRing`] made
+/// from it, so a buffer ring can always unregister itself) and the two
+/// mappings; [`Drop`] unmaps both, and the fd closes when the last owner
+/// goes. Bound to the thread that created it (see the module docs).
 pub(crate) struct Ring {
     sq: Sq,
     cq: Cq,

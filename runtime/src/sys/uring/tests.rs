@@ -4,6 +4,7 @@
 //! They hold `FD_LOCK` shared; the tests that count or reuse descriptors
 //! hold it exclusively, so no other uring test opens or closes one meanwhile.
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -94,6 +95,74 @@ fn probe_supports_network_ops() {
     }
     assert!(probe.last_op() >= IORING_OP_MSG_RING);
     assert!(!probe.supports(255));
+}
+
+#[test]
+fn multishot_recv_into_buffer_ring() {
+    let _g = shared();
+    let mut ring = ring(8);
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let mut bufs = BufRing::new(&ring, 3, 4, 64).unwrap();
+    // SAFETY: `bufs` outlives the op: the final CQE (EOF) is reaped below.
+    push(&mut ring, unsafe { Sqe::recv_multishot(a.as_raw_fd(), bufs.group()) }.user_data(7));
+
+    let mut ids = Vec::new();
+    // More messages than buffers: only recycling keeps the recv going.
+    for i in 0..10 {
+        let msg = format!("message {i}");
+        b.write_all(msg.as_bytes()).unwrap();
+        let cqes = wait_for(&mut ring, 1);
+        assert_eq!(cqes.len(), 1, "{cqes:?}");
+        let cqe = cqes[0];
+        assert_eq!(cqe.user_data(), 7);
+        assert!(cqe.more(), "multishot ended early: {cqe:?}");
+        // SAFETY: the CQE is from this ring's recv on group 3, taken once.
+        let id = unsafe { bufs.take(&cqe) }.expect("a buffer");
+        assert_eq!(cqe.buffer_id(), Some(id));
+        assert_eq!(bufs.buf(id), msg.as_bytes());
+        ids.push(id);
+        bufs.recycle(id);
+    }
+    println!("buffer ids in order: {ids:?}");
+    assert_eq!(ids.iter().copied().collect::<BTreeSet<_>>(), (0..4).collect());
+
+    // EOF ends the multishot: res 0, no MORE, no buffer.
+    drop(b);
+    let last = wait_for(&mut ring, 1)[0];
+    assert_eq!((last.user_data(), last.res(), last.more(), last.buffer_id()), (7, 0, false, None));
+}
+
+#[test]
+fn multishot_recv_stops_with_enobufs_when_buffers_run_out() {
+    let _g = shared();
+    let mut ring = ring(8);
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let mut bufs = BufRing::new(&ring, 1, 2, 16).unwrap();
+    // SAFETY: `bufs` outlives the op; its final CQE is reaped below.
+    push(&mut ring, unsafe { Sqe::recv_multishot(a.as_raw_fd(), 1) }.user_data(1));
+    let mut held = Vec::new();
+    for msg in [b"one", b"two"] {
+        b.write_all(msg).unwrap();
+        let cqe = wait_for(&mut ring, 1)[0];
+        // SAFETY: from this ring's recv on group 1, taken once.
+        held.push(unsafe { bufs.take(&cqe) }.unwrap());
+    }
+    b.write_all(b"three").unwrap();
+    let cqe = wait_for(&mut ring, 1)[0];
+    assert_eq!(cqe.res(), -libc::ENOBUFS, "{cqe:?}");
+    assert!(!cqe.more());
+    assert_eq!(bufs.buf(held[0]), b"one");
+    assert_eq!(bufs.buf(held[1]), b"two");
+    for id in held {
+        bufs.recycle(id);
+    }
+    // The data is still queued: a new recv picks it up.
+    // SAFETY: as above.
+    push(&mut ring, unsafe { Sqe::recv_select(a.as_raw_fd(), 1, 0) }.user_data(2));
+    let cqe = wait_for(&mut ring, 1)[0];
+    // SAFETY: as above.
+    let id = unsafe { bufs.take(&cqe) }.unwrap();
+    assert_eq!(bufs.buf(id), b"three");
 }
 
 #[test]
@@ -393,14 +462,19 @@ fn io_uring_objects() -> (usize, usize, usize) {
 fn drop_closes_and_unmaps_everything() {
     let _g = exclusive();
     let (fds, maps, total) = io_uring_objects();
-    for i in 0..100 {
+    for i in 0..100u16 {
         let mut ring = ring(8);
         if i % 10 == 0 {
+            // A buffer ring keeps the fd open; dropping it after the ring must still close it.
+            let bufs = BufRing::new(&ring, i, 8, 128).unwrap();
             push(&mut ring, Sqe::nop());
             wait_for(&mut ring, 1);
+            drop(ring);
+            drop(bufs);
+        } else {
+            let (now_fds, now_maps, _) = io_uring_objects();
+            assert_eq!((now_fds, now_maps), (fds + 1, maps + 2), "one fd and two mappings per ring");
         }
-        let (now_fds, now_maps, _) = io_uring_objects();
-        assert_eq!((now_fds, now_maps), (fds + 1, maps + 2), "one fd and two mappings per ring");
     }
     let after = io_uring_objects();
     println!("io_uring fds/maps/all fds before {:?}, after {after:?}", (fds, maps, total));
@@ -486,4 +560,19 @@ fn sqpoll_ring_submits_and_wakes_its_thread() {
         std::thread::sleep(Duration::from_millis(20));
         println!("need_wakeup after idling: {}", ring.sq_flags() & IORING_SQ_NEED_WAKEUP != 0);
     }
+}
+
+#[test]
+fn buf_ring_rejects_bad_arguments_and_taken_groups() {
+    let _g = shared();
+    let ring = ring(2);
+    for (count, size) in [(3, 64), (0, 64), (4, 0)] {
+        let err = BufRing::new(&ring, 0, count, size).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{count} x {size}");
+    }
+    let _first = BufRing::new(&ring, 5, 2, 8).unwrap();
+    let err = BufRing::new(&ring, 5, 2, 8).unwrap_err();
+    println!("{err}");
+    assert_eq!(os_error(&err), Some(libc::EEXIST));
+    assert!(!unsupported(&err));
 }
