@@ -13,6 +13,8 @@
 //!   whose op makes the kernel touch caller memory are `unsafe fn`.
 //! - [`BufRing`]: a provided-buffer ring (one slab of equal buffers the kernel
 //!   picks from for `recv`).
+//! - [`Waker`]: an eventfd that another thread writes to wake a ring waiting
+//!   in `submit_and_wait`.
 //! - [`Probe`]: which opcodes the kernel supports.
 //! - [`unsupported`]: whether an error means "no io_uring here, use epoll".
 //!
@@ -21,7 +23,8 @@
 //! The ring is set up with `IORING_SETUP_SINGLE_ISSUER` (and, where the
 //! kernel has it, `DEFER_TASKRUN`), which binds it to the thread that created
 //! it: `io_uring_enter` from any other thread fails with `EEXIST`. [`Ring`]
-//! and [`BufRing`] are therefore neither `Send` nor `Sync`.
+//! and [`BufRing`] are therefore neither `Send` nor `Sync`; only [`Waker`]
+//! crosses threads.
 //!
 //! # Memory the kernel uses
 //!
@@ -39,6 +42,7 @@ mod buf_ring;
 mod sqe;
 #[cfg(all(test, not(miri)))]
 mod tests;
+mod waker;
 
 use std::ffi::c_void;
 use std::fmt;
@@ -56,7 +60,7 @@ use super::cvt;
 pub(crate) use self::sqe::Sqe;
 // Re-exported for the driver, which does not exist yet.
 #[allow(unused_imports)]
-pub(crate) use self::buf_ring::BufRing;
+pub(crate) use self::{buf_ring::BufRing, waker::Waker};
 
 /// The most SQ entries `io_uring_setup` accepts (`IORING_MAX_ENTRIES`).
 pub(crate) const MAX_ENTRIES: u32 = 32768;

@@ -393,6 +393,51 @@ fn cq_overflow_loses_nothing() {
     assert!(!ring.cq_overflowed());
 }
 
+/// Whether the tests run under valgrind (its preload library is in `LD_PRELOAD`).
+fn under_valgrind() -> bool {
+    std::env::var_os("LD_PRELOAD").is_some_and(|v| v.to_string_lossy().contains("vgpreload"))
+}
+
+#[test]
+fn waker_wakes_a_blocked_wait_from_another_thread() {
+    let _g = shared();
+    const WAKE: u64 = u64::MAX;
+    let mut ring = ring(4);
+    let waker = Waker::new().unwrap();
+    push(&mut ring, waker.poll_sqe().user_data(WAKE));
+    ring.submit_and_wait(0, Some(Duration::ZERO)).unwrap();
+
+    for round in 0..2 {
+        let remote = waker.clone();
+        let start = Instant::now();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            remote.notify().unwrap();
+        });
+        if under_valgrind() {
+            // Valgrind runs one thread at a time and keeps that lock inside
+            // io_uring_enter, so a blocked wait would starve the notifier until
+            // it times out: poll, sleeping (which lets go of the lock) in between.
+            while ring.cq_len() == 0 && start.elapsed() < LONG {
+                ring.submit_and_wait(1, Some(Duration::from_millis(1))).unwrap();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        } else {
+            ring.submit_and_wait(1, Some(LONG)).unwrap();
+        }
+        let took = start.elapsed();
+        t.join().unwrap();
+        println!("round {round}: woken after {took:?}");
+        assert!(took >= Duration::from_millis(40) && took < LONG, "woken after {took:?}");
+        let cqe = ring.pop_cqe().expect("the waker's completion");
+        assert_eq!(cqe.user_data(), WAKE);
+        assert!(cqe.more(), "multishot poll ended: {cqe:?}");
+        assert_ne!(cqe.res() & libc::POLLIN as i32, 0);
+        assert!(waker.drain().unwrap());
+        assert!(!waker.drain().unwrap());
+    }
+}
+
 #[test]
 fn injected_setup_failure_is_unsupported() {
     let _g = shared();
@@ -507,6 +552,21 @@ fn timeout_op_expires() {
 }
 
 #[test]
+fn read_op_reads_an_eventfd() {
+    let _g = shared();
+    let mut ring = ring(2);
+    let waker = Waker::new().unwrap();
+    for _ in 0..3 {
+        waker.notify().unwrap();
+    }
+    let mut count = 0u64;
+    // SAFETY: `count` lives, untouched, until the completion is reaped below.
+    push(&mut ring, unsafe { Sqe::read(waker.as_raw_fd(), (&mut count as *mut u64).cast(), 8) });
+    assert_eq!(wait_for(&mut ring, 1)[0].res(), 8);
+    assert_eq!(count, 3);
+}
+
+#[test]
 fn poll_add_reports_readiness() {
     let _g = shared();
     let mut ring = ring(2);
@@ -575,4 +635,10 @@ fn buf_ring_rejects_bad_arguments_and_taken_groups() {
     println!("{err}");
     assert_eq!(os_error(&err), Some(libc::EEXIST));
     assert!(!unsupported(&err));
+}
+
+#[test]
+fn waker_crosses_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Waker>();
 }
