@@ -491,6 +491,11 @@ impl Ring {
 
     /// Maps the rings of a freshly set up `fd` and builds the [`Ring`].
     fn map(fd: OwnedFd, p: &io_uring_params) -> io::Result<Ring> {
+        let bad_sizes =
+            || io::Error::new(io::ErrorKind::InvalidData, "io_uring: the kernel reported inconsistent ring sizes");
+        if p.sq_entries == 0 || p.cq_entries == 0 {
+            return Err(bad_sizes());
+        }
         let raw = fd.as_raw_fd();
         let sq_len = p.sq_off.array as usize + p.sq_entries as usize * size_of::<u32>();
         let cq_len = p.cq_off.cqes as usize + p.cq_entries as usize * size_of::<io_uring_cqe>();
@@ -510,7 +515,8 @@ impl Ring {
             local_tail: 0,
             handed_tail: 0,
         };
-        // Checked above for the last slot, so every slot of both arrays is in bounds.
+        // Bounds-check the last slot of the SQ index array and of the CQE array,
+        // so every slot of both is inside the mapping.
         rings_map.at::<u32>(p.sq_off.array as usize + (p.sq_entries as usize - 1) * size_of::<u32>())?;
         rings_map
             .at::<io_uring_cqe>(p.cq_off.cqes as usize + (p.cq_entries as usize - 1) * size_of::<io_uring_cqe>())?;
@@ -527,10 +533,7 @@ impl Ring {
             || cq.entries != p.cq_entries
             || cq.mask != cq.entries - 1
         {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "io_uring: ring sizes in the mapping disagree with setup",
-            ));
+            return Err(bad_sizes());
         }
 
         // The SQ index array maps ring slot i to SQE i, once and for all, so
@@ -634,7 +637,7 @@ impl Ring {
 
     /// Free SQ slots.
     pub(crate) fn sq_space(&self) -> u32 {
-        self.sq.entries - self.sq_len()
+        self.sq.entries.saturating_sub(self.sq_len())
     }
 
     /// Entries pushed but not yet consumed by the kernel.
