@@ -26,6 +26,8 @@ use std::os::fd::RawFd;
 mod epoll;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use epoll::{Events, Poller};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) mod uring;
 
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", target_os = "dragonfly"))]
 mod kqueue;
