@@ -5,9 +5,20 @@
 //! Every side works from any thread; a `std::thread` can feed a task with
 //! [`mpsc::Sender::blocking_send`] and wait with
 //! [`mpsc::Receiver::blocking_recv`].
+//!
+//! Also [`Notify`] and [`Semaphore`], with tokio's semantics: fair
+//! (FIFO), cancel-safe, usable from any thread.
 
 pub mod mpsc;
+mod notify;
 pub mod oneshot;
+mod semaphore;
+mod waitlist;
+
+pub use notify::{Notified, Notify, OwnedNotified};
+pub use semaphore::{
+    Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
+};
 
 use std::future::Future;
 use std::pin::pin;
