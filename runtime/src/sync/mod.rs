@@ -6,16 +6,23 @@
 //! [`mpsc::Sender::blocking_send`] and wait with
 //! [`mpsc::Receiver::blocking_recv`].
 //!
-//! Also [`Notify`] and [`Semaphore`], with tokio's semantics: fair
-//! (FIFO), cancel-safe, usable from any thread.
+//! Also [`Notify`], [`Semaphore`], [`Mutex`] and [`RwLock`], with tokio's
+//! semantics: fair (FIFO), cancel-safe, usable from any thread.
 
 pub mod mpsc;
+mod mutex;
 mod notify;
 pub mod oneshot;
+mod rwlock;
 mod semaphore;
 mod waitlist;
 
+pub use mutex::{Lock, LockOwned, Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
 pub use notify::{Notified, Notify, OwnedNotified};
+pub use rwlock::{
+    OwnedRwLockReadGuard, OwnedRwLockWriteGuard, Read, ReadOwned, RwLock, RwLockReadGuard, RwLockWriteGuard, Write,
+    WriteOwned,
+};
 pub use semaphore::{
     Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
 };
