@@ -6,9 +6,11 @@
 //! [`mpsc::Sender::blocking_send`] and wait with
 //! [`mpsc::Receiver::blocking_recv`].
 //!
-//! Also [`Notify`], [`Semaphore`], [`Mutex`] and [`RwLock`], with tokio's
-//! semantics: fair (FIFO), cancel-safe, usable from any thread.
+//! Also a [`broadcast`] channel, and [`Notify`], [`Semaphore`], [`Mutex`]
+//! and [`RwLock`], with tokio's semantics: fair (FIFO), cancel-safe, usable
+//! from any thread.
 
+pub mod broadcast;
 pub mod mpsc;
 mod mutex;
 mod notify;
