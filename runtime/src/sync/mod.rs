@@ -6,9 +6,9 @@
 //! [`mpsc::Sender::blocking_send`] and wait with
 //! [`mpsc::Receiver::blocking_recv`].
 //!
-//! Also a [`broadcast`] channel, and [`Notify`], [`Semaphore`], [`Mutex`]
-//! and [`RwLock`], with tokio's semantics: fair (FIFO), cancel-safe, usable
-//! from any thread.
+//! Also [`broadcast`] and [`watch`] channels, and [`Notify`],
+//! [`Semaphore`], [`Mutex`] and [`RwLock`], with tokio's semantics: fair
+//! (FIFO), cancel-safe, usable from any thread.
 
 pub mod broadcast;
 pub mod mpsc;
@@ -18,6 +18,7 @@ pub mod oneshot;
 mod rwlock;
 mod semaphore;
 mod waitlist;
+pub mod watch;
 
 pub use mutex::{Lock, LockOwned, Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
 pub use notify::{Notified, Notify, OwnedNotified};
