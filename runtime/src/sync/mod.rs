@@ -11,6 +11,8 @@
 //! (FIFO), cancel-safe, usable from any thread.
 
 pub mod broadcast;
+#[cfg(all(test, loom))]
+mod loom_models;
 pub mod mpsc;
 mod mutex;
 mod notify;
