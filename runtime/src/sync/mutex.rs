@@ -1,11 +1,11 @@
 //! [`Mutex`]: a fair asynchronous mutex over a one-permit
 //! [`Semaphore`].
 //!
-//! # Where the data lives (and why no `unsafe`)
+//! # Where the data lives (safe Rust only)
 //!
-//! Tokio keeps the value in an `UnsafeCell` and lets the semaphore permit
-//! stand for the right to touch it. This crate allows no `unsafe` here, so
-//! the value lives in a `Box<T>` parked in a slot (`Mutex<Option<Box<T>>>`,
+//! Tokio keeps the value in a raw cell and lets the semaphore permit stand
+//! for the right to touch it. These files are safe Rust only, so the value
+//! lives in a `Box<T>` parked in a slot (`Mutex<Option<Box<T>>>`,
 //! std's, swapped for loom's under `--cfg loom`). The guard *takes the box
 //! out* when the semaphore admits it and puts it back when dropped, before
 //! it releases the permit:

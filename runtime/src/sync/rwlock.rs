@@ -6,7 +6,7 @@
 //! permits as readers leave) blocks every reader that arrives after it:
 //! writers cannot starve, and readers behind a writer wait for it.
 //!
-//! # Where the data lives (and why no `unsafe`)
+//! # Where the data lives (safe Rust only)
 //!
 //! The value lives in an `Arc<T>` parked in a slot
 //! (`Mutex<Option<Arc<T>>>`). A read guard *clones* the `Arc` (readers share

@@ -2,7 +2,7 @@
 //! [`Semaphore`](super::Semaphore) and [`broadcast`](super::broadcast).
 //!
 //! A slab of entries threaded by a doubly linked list of slab indices, so
-//! every operation is O(1) without `unsafe`: append at the back, take from
+//! every operation is O(1) in safe Rust: append at the back, take from
 //! either end, and remove any entry by its [`WaitKey`] (a cancelled future
 //! leaving the middle of the queue).
 //!
