@@ -5,9 +5,32 @@
 //! Every side works from any thread; a `std::thread` can feed a task with
 //! [`mpsc::Sender::blocking_send`] and wait with
 //! [`mpsc::Receiver::blocking_recv`].
+//!
+//! Also [`broadcast`] and [`watch`] channels, and [`Notify`],
+//! [`Semaphore`], [`Mutex`] and [`RwLock`], with tokio's semantics: fair
+//! (FIFO), cancel-safe, usable from any thread.
 
+pub mod broadcast;
+#[cfg(all(test, loom))]
+mod loom_models;
 pub mod mpsc;
+mod mutex;
+mod notify;
 pub mod oneshot;
+mod rwlock;
+mod semaphore;
+mod waitlist;
+pub mod watch;
+
+pub use mutex::{Lock, LockOwned, Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
+pub use notify::{Notified, Notify, OwnedNotified};
+pub use rwlock::{
+    OwnedRwLockReadGuard, OwnedRwLockWriteGuard, Read, ReadOwned, RwLock, RwLockReadGuard, RwLockWriteGuard, Write,
+    WriteOwned,
+};
+pub use semaphore::{
+    Acquire, AcquireError, AcquireOwned, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
+};
 
 use std::future::Future;
 use std::pin::pin;
