@@ -1,8 +1,8 @@
 //! The waiter queue shared by [`Notify`](super::Notify),
 //! [`Semaphore`](super::Semaphore) and [`broadcast`](super::broadcast).
 //!
-//! A slab of entries threaded by a doubly linked list of slab indices, so
-//! every operation is O(1) in safe Rust: append at the back, take from
+//! The runtime's one slab holds the entries, threaded by a doubly linked
+//! list of slab tokens, so every operation is O(1) in safe Rust: append at the back, take from
 //! either end, and remove any entry by its [`WaitKey`] (a cancelled future
 //! leaving the middle of the queue).
 //!
@@ -21,6 +21,7 @@ use std::ops::DerefMut;
 use std::sync::PoisonError;
 
 use crate::loom::Mutex;
+use crate::util::slab::{Slab, Token};
 
 /// Locks `mutex`, ignoring poisoning: the primitives never run user code
 /// under their locks, so a panic cannot leave their state half-updated.
@@ -28,44 +29,35 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> impl DerefMut<Target = T> + '_ {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// No slot: the end of a chain.
-const NIL: usize = usize::MAX;
-
-/// Names one entry of a [`WaitList`]; held by the future that waits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct WaitKey {
-    index: usize,
-    /// The slot's generation when the entry was made: a key outliving its
-    /// entry never names the slot's next occupant.
-    generation: u64,
-}
+/// Names one entry of a [`WaitList`]; held by the future that waits. A
+/// token of the runtime's one slab: a key outliving its entry never names
+/// the slot's next occupant.
+pub(crate) type WaitKey = Token;
 
 #[derive(Debug)]
-struct Slot<T> {
-    /// `None` while the slot is free.
-    entry: Option<T>,
-    generation: u64,
+struct Node<T> {
+    entry: T,
+    /// In the queue (else unlinked, awaiting its owner's `remove`).
     linked: bool,
-    /// Neighbours in the queue while linked; `next` chains the free slots.
-    prev: usize,
-    next: usize,
+    /// Neighbours in the queue while linked.
+    prev: Option<WaitKey>,
+    next: Option<WaitKey>,
 }
 
-/// A FIFO queue of waiters with O(1) removal by key.
+/// A FIFO queue of waiters with O(1) removal by key: a doubly linked list
+/// threaded through the entries of a [`Slab`].
 #[derive(Debug)]
 pub(crate) struct WaitList<T> {
-    slots: Vec<Slot<T>>,
-    /// First free slot, chained through `Slot::next`.
-    free: usize,
-    head: usize,
-    tail: usize,
+    nodes: Slab<Node<T>>,
+    head: Option<WaitKey>,
+    tail: Option<WaitKey>,
     /// Linked entries (the queue's length).
     linked: usize,
 }
 
 impl<T> WaitList<T> {
     pub(crate) const fn new() -> WaitList<T> {
-        WaitList { slots: Vec::new(), free: NIL, head: NIL, tail: NIL, linked: 0 }
+        WaitList { nodes: Slab::new(), head: None, tail: None, linked: 0 }
     }
 
     /// Entries in the queue (not counting unlinked ones awaiting removal).
@@ -77,96 +69,77 @@ impl<T> WaitList<T> {
         self.linked == 0
     }
 
+    fn node_mut(&mut self, key: WaitKey) -> &mut Node<T> {
+        self.nodes.get_mut(key).expect("queue links name live entries")
+    }
+
     /// Appends `entry` at the back of the queue.
+    ///
+    /// # Panics
+    /// If 2³² − 1 waiters are queued at once (memory runs out first).
     pub(crate) fn push_back(&mut self, entry: T) -> WaitKey {
-        let index = if self.free != NIL {
-            let index = self.free;
-            self.free = self.slots[index].next;
-            index
-        } else {
-            self.slots.push(Slot { entry: None, generation: 0, linked: false, prev: NIL, next: NIL });
-            self.slots.len() - 1
-        };
         let tail = self.tail;
-        let slot = &mut self.slots[index];
-        slot.entry = Some(entry);
-        slot.linked = true;
-        slot.prev = tail;
-        slot.next = NIL;
-        let key = WaitKey { index, generation: slot.generation };
+        let node = Node { entry, linked: true, prev: tail, next: None };
+        let Ok(key) = self.nodes.insert(node) else { panic!("more than 2^32 - 1 waiters on one queue") };
         match tail {
-            NIL => self.head = index,
-            t => self.slots[t].next = index,
+            None => self.head = Some(key),
+            Some(t) => self.node_mut(t).next = Some(key),
         }
-        self.tail = index;
+        self.tail = Some(key);
         self.linked += 1;
         key
     }
 
-    fn slot(&self, key: WaitKey) -> Option<&Slot<T>> {
-        self.slots.get(key.index).filter(|s| s.generation == key.generation && s.entry.is_some())
-    }
-
-    fn slot_mut(&mut self, key: WaitKey) -> Option<&mut Slot<T>> {
-        self.slots.get_mut(key.index).filter(|s| s.generation == key.generation && s.entry.is_some())
-    }
-
     /// The entry `key` names, linked or not.
     pub(crate) fn get(&self, key: WaitKey) -> Option<&T> {
-        self.slot(key).and_then(|s| s.entry.as_ref())
+        self.nodes.get(key).map(|n| &n.entry)
     }
 
     /// The entry `key` names, linked or not.
     pub(crate) fn get_mut(&mut self, key: WaitKey) -> Option<&mut T> {
-        self.slot_mut(key).and_then(|s| s.entry.as_mut())
+        self.nodes.get_mut(key).map(|n| &mut n.entry)
     }
 
     /// True while the entry is in the queue.
     pub(crate) fn is_linked(&self, key: WaitKey) -> bool {
-        self.slot(key).is_some_and(|s| s.linked)
+        self.nodes.get(key).is_some_and(|n| n.linked)
     }
 
     /// The key of the oldest queued entry.
     pub(crate) fn front(&self) -> Option<WaitKey> {
-        self.key_at(self.head)
-    }
-
-    fn key_at(&self, index: usize) -> Option<WaitKey> {
-        (index != NIL).then(|| WaitKey { index, generation: self.slots[index].generation })
+        self.head
     }
 
     /// Takes the oldest entry out of the queue; it stays readable by key.
     pub(crate) fn pop_front(&mut self) -> Option<(WaitKey, &mut T)> {
-        let key = self.front()?;
+        let key = self.head?;
         self.unlink(key);
-        Some((key, self.slots[key.index].entry.as_mut()?))
+        Some((key, self.get_mut(key)?))
     }
 
     /// Takes the newest entry out of the queue; it stays readable by key.
     pub(crate) fn pop_back(&mut self) -> Option<(WaitKey, &mut T)> {
-        let key = self.key_at(self.tail)?;
+        let key = self.tail?;
         self.unlink(key);
-        Some((key, self.slots[key.index].entry.as_mut()?))
+        Some((key, self.get_mut(key)?))
     }
 
     /// Takes the entry out of the queue (if it is queued); it stays
     /// readable by key. Returns whether it was queued.
     pub(crate) fn unlink(&mut self, key: WaitKey) -> bool {
-        let Some(slot) = self.slot_mut(key) else { return false };
-        if !slot.linked {
+        let Some(node) = self.nodes.get_mut(key) else { return false };
+        if !node.linked {
             return false;
         }
-        slot.linked = false;
-        let (prev, next) = (slot.prev, slot.next);
-        slot.prev = NIL;
-        slot.next = NIL;
+        node.linked = false;
+        let (prev, next) = (node.prev.take(), node.next.take());
         match prev {
-            NIL => self.head = next,
-            p => self.slots[p].next = next,
+            None => self.head = next,
+            Some(p) => self.node_mut(p).next = next,
         }
         match next {
-            NIL => self.tail = prev,
-            n => self.slots[n].prev = prev,
+            None => self.tail = prev,
+            Some(n) => self.node_mut(n).prev = prev,
         }
         self.linked -= 1;
         true
@@ -176,13 +149,7 @@ impl<T> WaitList<T> {
     /// its slot; `None` if `key` names no entry.
     pub(crate) fn remove(&mut self, key: WaitKey) -> Option<T> {
         self.unlink(key);
-        let free = self.free;
-        let slot = self.slot_mut(key)?;
-        let entry = slot.entry.take();
-        slot.generation = slot.generation.wrapping_add(1);
-        slot.next = free;
-        self.free = key.index;
-        entry
+        self.nodes.remove(key).map(|n| n.entry)
     }
 }
 
@@ -237,12 +204,12 @@ mod tests {
         let a = list.push_back(1);
         list.remove(a);
         let b = list.push_back(2);
-        assert_eq!(a.index, b.index, "the slot is reused");
+        assert_eq!(a.index(), b.index(), "the slot is reused");
         assert_eq!(list.get(a), None);
         assert_eq!(list.remove(a), None);
         assert!(!list.is_linked(a));
         assert_eq!(list.get_mut(b), Some(&mut 2));
-        assert_eq!(list.slots.len(), 1);
+        assert_eq!(list.nodes.len(), 1);
     }
 
     #[test]
@@ -269,6 +236,6 @@ mod tests {
             }
         }
         assert_eq!(drain(&mut list), Vec::from(expected));
-        assert!(list.slots.len() < 200, "slots are reused");
+        assert!(list.nodes.slots() < 200, "slots are reused");
     }
 }

@@ -139,6 +139,12 @@ impl<T> Slab<T> {
         self.len
     }
 
+    /// Slots allocated, used or free (tests check that slots are reused).
+    #[cfg(test)]
+    pub(crate) fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Takes every value out. Tokens issued before stay stale forever:
     /// the slots keep their (bumped) generations.
     pub(crate) fn drain(&mut self) -> Vec<T> {
