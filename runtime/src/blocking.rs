@@ -16,7 +16,8 @@ use std::task::{Context, Poll};
 use std::thread;
 use std::time::Duration;
 
-use crate::task::{AtomicWaker, JoinHandle};
+use crate::task::JoinHandle;
+use crate::util::AtomicWaker;
 
 /// Default maximum number of pool threads.
 const DEFAULT_MAX_THREADS: usize = 64;

@@ -6,8 +6,7 @@ use std::future::Future;
 use std::io;
 use std::rc::Rc;
 
-use crate::scheduler::context;
-use crate::scheduler::current_thread::{Config, Core};
+use crate::scheduler::current_thread::{self as context, Config, Core};
 pub use crate::scheduler::Metrics;
 use crate::task::JoinHandle;
 

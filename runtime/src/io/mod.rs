@@ -17,7 +17,7 @@ use std::ops::DerefMut;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-pub use crate::reactor::Interest;
+pub use crate::sys::Interest;
 pub use async_io::{Async, Readable, Writable};
 pub use copy::{copy, Copy};
 pub use ext::{

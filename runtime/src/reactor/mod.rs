@@ -12,7 +12,6 @@
 //! Nothing in here knows the OS (that is `sys`) or the loop that waits
 //! (that is `driver`).
 
-mod interest;
 mod ready;
 mod scheduled_io;
 
@@ -20,7 +19,7 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
-pub use interest::Interest;
+pub(crate) use crate::sys::Interest;
 pub(crate) use ready::Ready;
 pub(crate) use scheduled_io::{Direction, ReadyEvent, ScheduledIo};
 

@@ -20,8 +20,8 @@ use std::task::{Context, Poll, Waker};
 
 use super::ready::Ready;
 use crate::loom::AtomicUsize;
-use crate::task::AtomicWaker;
 use crate::util::slab::Token;
+use crate::util::AtomicWaker;
 
 /// The runtime that owned this registration has shut down: every poll fails.
 const SHUTDOWN: usize = 1 << 5;

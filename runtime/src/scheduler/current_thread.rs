@@ -1,10 +1,16 @@
-//! One event loop on one thread: its run queue, its task list, and the
-//! tick that runs tasks, waits for the driver and fires timers.
+//! One event loop on one thread: its run queue, its task list, the tick
+//! that runs tasks, waits for the driver and fires timers; and which loop
+//! runs on the current thread.
 //!
 //! [`Shared`] is what other threads may touch (the injection queue, the
 //! flags, the driver's wake-up): every task of the loop holds it as its
 //! scheduler hook. [`Core`] is everything else and lives on the loop's
 //! thread only.
+//!
+//! Entering a loop ([`enter`]) makes it current for the scheduler (`spawn`,
+//! the wake fast path), and makes its driver and timers current for the I/O
+//! objects and sleeps polled on this thread; the guard restores what was
+//! there.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -17,11 +23,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use super::context;
+use std::cell::RefCell as TlsCell;
+
 use super::Metrics;
 use crate::driver::{self, Driver};
 use crate::task::{raw, JoinHandle, Notified, Schedule, Task};
-use crate::time::Timers;
+use crate::time::{self, Timers};
 use crate::util::handoff::Handoff;
 use crate::util::slab::{Slab, Token};
 use crate::util::wake_all;
@@ -73,13 +80,13 @@ impl Shared {
 
     /// True if the calling thread is running this loop.
     fn is_current(&self) -> bool {
-        context::with_current(|core| std::ptr::eq(&*core.shared, self)).unwrap_or(false)
+        with_current(|core| std::ptr::eq(&*core.shared, self)).unwrap_or(false)
     }
 }
 
 impl Schedule for Arc<Shared> {
     fn schedule(task: Notified<Self>) {
-        let local = context::with_current(|core| Arc::ptr_eq(&core.shared, task.scheduler()).then(|| core.clone()));
+        let local = with_current(|core| Arc::ptr_eq(&core.shared, task.scheduler()).then(|| core.clone()));
         match local.flatten() {
             Some(core) => core.run_queue.borrow_mut().push_back(task.into_task()),
             None => {
@@ -176,7 +183,7 @@ impl Core {
 
     /// Runs `future` to completion on this thread, running the loop meanwhile.
     pub(crate) fn block_on<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
-        let _enter = context::enter(self, false);
+        let _enter = enter(self, false);
         let mut future = pin!(future);
         let waker = Waker::from(self.shared.clone());
         let mut cx = Context::from_waker(&waker);
@@ -237,7 +244,7 @@ impl Core {
     /// Cancels every task and wakes everything still waiting on this loop.
     /// Called by the loop's owner when it is dropped.
     pub(crate) fn shutdown(self: &Rc<Self>) {
-        let _enter = context::enter(self, true);
+        let _enter = enter(self, true);
         self.shared.closed.store(true, Ordering::SeqCst);
         loop {
             drop(self.shared.injector.take());
@@ -269,4 +276,47 @@ impl Core {
             pending_timers: self.timers.len(),
         }
     }
+}
+
+thread_local! {
+    /// The loop whose `block_on` (or shutdown) is running on this thread.
+    static CURRENT: TlsCell<Option<Rc<Core>>> = const { TlsCell::new(None) };
+}
+
+/// Runs `f` with the loop running on this thread, if any.
+pub(crate) fn with_current<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
+    let core = CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()?;
+    Some(f(&core))
+}
+
+/// Restores the previous loop, driver and timers when dropped (also on unwind).
+#[derive(Debug)]
+pub(crate) struct EnterGuard {
+    prev: Option<Rc<Core>>,
+    _driver: driver::EnterGuard,
+    _time: time::EnterGuard,
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = prev);
+    }
+}
+
+/// Makes `core` the current loop for the guard's life.
+///
+/// # Panics
+/// If a loop is already running on this thread and `nested` is false:
+/// `block_on` inside a task would block the thread that must run the task.
+pub(crate) fn enter(core: &Rc<Core>, nested: bool) -> EnterGuard {
+    let prev = CURRENT.with(|c| c.replace(Some(core.clone())));
+    if prev.is_some() && !nested {
+        CURRENT.with(|c| *c.borrow_mut() = prev);
+        panic!(
+            "cannot block_on inside a weft runtime: this thread is already running one, \
+             and blocking it would deadlock its tasks; .await the future instead"
+        );
+    }
+    EnterGuard { prev, _driver: driver::enter(core.driver_handle()), _time: time::enter(core.timers()) }
 }

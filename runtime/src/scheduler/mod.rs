@@ -6,11 +6,9 @@
 //! the [`Schedule`](crate::task::Schedule) hook every task of the loop
 //! carries: a wake on the loop's thread pushes the task on the run queue,
 //! a wake elsewhere on the loop's injection queue, then unparks the loop.
-//!
-//! `context` says which loop runs on the current thread: `spawn`,
-//! `spawn_local` and the hook's fast path find it there.
+//! The thread-local "current loop" lives beside it: `spawn`, `spawn_local`
+//! and the hook's fast path find the loop there.
 
-pub(crate) mod context;
 pub(crate) mod current_thread;
 mod metrics;
 

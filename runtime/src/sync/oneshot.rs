@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
-use crate::task::AtomicWaker;
+use crate::util::AtomicWaker;
 
 /// The value was stored (it may have been taken since).
 const SENT: u8 = 1;

@@ -4,8 +4,8 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
+use super::Interest;
 use super::{cvt, timeout_ms, Event};
-use crate::reactor::Interest;
 
 /// The token of the eventfd; user tokens never reach it (their generation
 /// would have to wrap through `u32::MAX` at slab index `u32::MAX`).

@@ -12,8 +12,8 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
+use super::Interest;
 use super::{cvt, Event};
-use crate::reactor::Interest;
 
 /// The `ident` of the EVFILT_USER event that `notify` triggers.
 const NOTIFY_IDENT: usize = 0;

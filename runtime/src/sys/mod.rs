@@ -22,6 +22,9 @@
 use std::io::{self, IoSlice};
 use std::os::fd::RawFd;
 
+mod interest;
+pub use interest::Interest;
+
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod epoll;
 #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -7,7 +7,6 @@
 //! [`JoinError`], [`yield_now`], and [`AtomicWaker`], the runtime's one
 //! wake slot, which other futures use to wait for a single event.
 
-mod atomic_waker;
 mod error;
 mod join;
 pub(crate) mod raw;
@@ -17,7 +16,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-pub use atomic_waker::AtomicWaker;
+pub use crate::util::AtomicWaker;
 pub use error::JoinError;
 pub use join::{AbortHandle, JoinHandle};
 pub(crate) use raw::{Notified, Task};

@@ -1,9 +1,12 @@
-//! Building blocks, one of each kind: the generational [`slab::Slab`] and
-//! the cross-thread [`handoff::Handoff`] queue (the one wake slot is
-//! public: [`crate::task::AtomicWaker`]); and [`wake_all`].
+//! Building blocks, one of each kind: the generational [`slab::Slab`], the
+//! cross-thread [`handoff::Handoff`] queue, the wake slot [`AtomicWaker`]
+//! (public as `runtime::task::AtomicWaker`); and [`wake_all`].
 
+mod atomic_waker;
 pub(crate) mod handoff;
 pub(crate) mod slab;
+
+pub use atomic_waker::AtomicWaker;
 
 use std::panic::{self, AssertUnwindSafe};
 use std::task::Waker;
