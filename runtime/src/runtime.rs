@@ -14,6 +14,8 @@ use crate::task::JoinHandle;
 const DEFAULT_EVENT_INTERVAL: usize = 128;
 /// Default capacity of the kernel event buffer.
 const DEFAULT_MAX_EVENTS: usize = 1024;
+/// Default leaf operations per task poll (tokio's figure).
+const DEFAULT_TASK_BUDGET: u32 = 128;
 
 /// A single-threaded async runtime: an executor, a reactor and timers.
 ///
@@ -58,6 +60,7 @@ impl fmt::Debug for Runtime {
 pub struct Builder {
     event_interval: usize,
     max_events: usize,
+    task_budget: u32,
 }
 
 impl Default for Builder {
@@ -69,7 +72,11 @@ impl Default for Builder {
 impl Builder {
     /// The default configuration.
     pub fn new() -> Builder {
-        Builder { event_interval: DEFAULT_EVENT_INTERVAL, max_events: DEFAULT_MAX_EVENTS }
+        Builder {
+            event_interval: DEFAULT_EVENT_INTERVAL,
+            max_events: DEFAULT_MAX_EVENTS,
+            task_budget: DEFAULT_TASK_BUDGET,
+        }
     }
 
     /// How many tasks are polled per tick before the loop checks the
@@ -77,6 +84,17 @@ impl Builder {
     /// Lower is fairer to I/O; higher makes fewer syscalls under load.
     pub fn event_interval(mut self, tasks: usize) -> Builder {
         self.event_interval = tasks.max(1);
+        self
+    }
+
+    /// How many leaf operations (socket reads and writes, accepts, channel
+    /// receives, timers, joins) a task may complete in one poll before they
+    /// start returning `Pending` to make it yield (default 128; 0: no
+    /// limit). This is what keeps one always-ready connection from starving
+    /// the others; see [`task::unconstrained`](crate::task::unconstrained)
+    /// to lift it for one future.
+    pub fn task_budget(mut self, operations: u32) -> Builder {
+        self.task_budget = operations;
         self
     }
 
@@ -88,7 +106,8 @@ impl Builder {
 
     /// Creates the runtime: an epoll (or kqueue) instance and its wake-up fd.
     pub fn build(self) -> io::Result<Runtime> {
-        let config = Config { event_interval: self.event_interval, max_events: self.max_events };
+        let config =
+            Config { event_interval: self.event_interval, max_events: self.max_events, task_budget: self.task_budget };
         Ok(Runtime { core: Rc::new(Core::new(config)?) })
     }
 }

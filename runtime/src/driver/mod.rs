@@ -89,14 +89,14 @@ impl Driver {
 
     /// Waits for events (at most `timeout`; `None`: until one arrives or
     /// [`Handle::unpark`]) and wakes the tasks waiting on them. Returns the
-    /// number of events.
+    /// number of wakers woken.
     pub(crate) fn park(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
         self.handle.poller.wait(&mut self.events, timeout)?;
         let events = self.events.iter().map(|ev| (Token::from_raw(ev.token), Ready::from_event(&ev)));
-        let mut n = 0;
-        self.handle.registry.dispatch(events.inspect(|_| n += 1), &mut self.wakers);
+        self.handle.registry.dispatch(events, &mut self.wakers);
+        let woken = self.wakers.len();
         wake_all(&mut self.wakers);
-        Ok(n)
+        Ok(woken)
     }
 
     /// The loop ends: every registered object fails its next poll, and

@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 
 use crate::driver;
 use crate::reactor::{Direction, Interest, Ready, ReadyEvent, ScheduledIo};
+use crate::task::budget;
 
 /// An fd registered with a driver, edge-triggered, once. Dropping it does
 /// not deregister: the owner calls [`Registration::deregister`] before it
@@ -44,9 +45,10 @@ impl Registration {
     }
 
     /// Ready once `dir` may make progress; parks the task's waker otherwise.
+    /// Spends one unit of the task's budget when ready.
     #[inline]
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<ReadyEvent>> {
-        self.io.poll_ready(cx, dir)
+        budget::cooperate(cx, |cx| self.io.poll_ready(cx, dir))
     }
 
     /// Waits for `dir`'s readiness and runs `op`; a `WouldBlock` clears the
@@ -63,7 +65,7 @@ impl Registration {
         mut op: impl FnMut() -> io::Result<R>,
         len_of: impl Fn(&R) -> usize,
     ) -> Poll<io::Result<R>> {
-        loop {
+        budget::cooperate(cx, |cx| loop {
             let event = match self.io.poll_ready(cx, dir) {
                 Poll::Ready(Ok(ev)) => ev,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
@@ -81,7 +83,7 @@ impl Registration {
                     return Poll::Ready(res);
                 }
             }
-        }
+        })
     }
 
     /// Runs `op` once without waiting, applying [`Registration::poll_io`]'s

@@ -25,8 +25,10 @@ use std::time::{Duration, Instant};
 
 use std::cell::RefCell as TlsCell;
 
+use super::metrics::Counters;
 use super::Metrics;
 use crate::driver::{self, Driver};
+use crate::task::budget::{self, Budget};
 use crate::task::{raw, JoinHandle, Notified, Schedule, Task};
 use crate::time::{self, Timers};
 use crate::util::handoff::Handoff;
@@ -40,6 +42,8 @@ pub(crate) struct Config {
     pub(crate) event_interval: usize,
     /// Capacity of the kernel event buffer.
     pub(crate) max_events: usize,
+    /// Leaf operations a task may complete per poll (0: unlimited).
+    pub(crate) task_budget: u32,
 }
 
 /// The thread-safe part of a loop: the hook every one of its tasks holds.
@@ -88,6 +92,9 @@ impl Schedule for Arc<Shared> {
     fn schedule(task: Notified<Self>) {
         let local = with_current(|core| Arc::ptr_eq(&core.shared, task.scheduler()).then(|| core.clone()));
         match local.flatten() {
+            // A task that spent its budget wakes itself to yield: it runs
+            // again after the loop has looked at I/O and timers.
+            Some(core) if budget::forced() => core.deferred.borrow_mut().push(task.into_task()),
             Some(core) => core.run_queue.borrow_mut().push_back(task.into_task()),
             None => {
                 // Clone first: once pushed, the loop's thread may run,
@@ -119,6 +126,9 @@ pub(crate) struct Core {
     pub(crate) shared: Arc<Shared>,
     /// Tasks ready to be polled, in wake order.
     run_queue: RefCell<VecDeque<Task>>,
+    /// Tasks that yielded because their budget was spent; they join the
+    /// run queue after the next wait for I/O, behind the tasks it woke.
+    deferred: RefCell<Vec<Task>>,
     /// Every task not yet completed; a task stores its token as its owner key.
     tasks: RefCell<Slab<Task>>,
     driver: RefCell<Driver>,
@@ -127,6 +137,9 @@ pub(crate) struct Core {
     due: RefCell<Vec<Waker>>,
     /// Tasks polled per tick before the loop checks I/O and timers again.
     event_interval: usize,
+    /// The budget each poll starts with.
+    budget: Budget,
+    counters: Counters,
 }
 
 impl Core {
@@ -141,11 +154,14 @@ impl Core {
         Ok(Core {
             shared,
             run_queue: RefCell::new(VecDeque::new()),
+            deferred: RefCell::new(Vec::new()),
             tasks: RefCell::new(Slab::new()),
             driver: RefCell::new(driver),
             timers: Timers::new(),
             due: RefCell::new(Vec::new()),
             event_interval: config.event_interval.max(1),
+            budget: Budget::new(config.task_budget),
+            counters: Counters::default(),
         })
     }
 
@@ -184,13 +200,15 @@ impl Core {
     /// Runs `future` to completion on this thread, running the loop meanwhile.
     pub(crate) fn block_on<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
         let _enter = enter(self, false);
+        let _slack = crate::sys::TimerSlack::tighten();
         let mut future = pin!(future);
         let waker = Waker::from(self.shared.clone());
         let mut cx = Context::from_waker(&waker);
         self.shared.main_woken.store(true, Ordering::Relaxed);
         loop {
             if self.shared.main_woken.swap(false, Ordering::AcqRel) {
-                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                let (poll, _) = budget::with_budget(self.budget, || future.as_mut().poll(&mut cx));
+                if let Poll::Ready(out) = poll {
                     return out;
                 }
             }
@@ -209,16 +227,36 @@ impl Core {
         self.shared.injector.clear_notified();
         let injected = self.shared.injector.take();
         if !injected.is_empty() {
+            Counters::add(&self.counters.remote_wakes, injected.len() as u64);
             self.run_queue.borrow_mut().extend(injected);
         }
-        for _ in 0..self.event_interval {
+        if self.run_queue.borrow().is_empty() {
+            return;
+        }
+        let time_each = self.counters.time_each_poll.get();
+        let batch_start = Instant::now();
+        let mut poll_start = batch_start;
+        let mut polls = 0;
+        let mut forced = 0;
+        while polls < self.event_interval {
             let Some(task) = self.pop() else { break };
-            if task.run() {
+            let (completed, yielded) = budget::with_budget(self.budget, || task.run());
+            polls += 1;
+            forced += u64::from(yielded);
+            if completed {
                 let listed = self.tasks.borrow_mut().remove(Token::from_raw(task.owner_key()));
                 drop(listed);
             }
             drop(task);
+            if time_each {
+                let now = Instant::now();
+                self.counters.poll_took(now - poll_start);
+                poll_start = now;
+            }
         }
+        Counters::add(&self.counters.polls, polls as u64);
+        Counters::add(&self.counters.budget_yields, forced);
+        self.counters.batch_took(polls, batch_start.elapsed());
     }
 
     /// Waits for the driver (not at all if work is pending; else until the
@@ -226,19 +264,26 @@ impl Core {
     fn park(&self) {
         let next = self.timers.next_deadline();
         let busy = !self.run_queue.borrow().is_empty()
+            || !self.deferred.borrow().is_empty()
             || self.shared.injector.has_items()
             || self.shared.main_woken.load(Ordering::Acquire);
         let timeout =
             if busy { Some(Duration::ZERO) } else { next.map(|d| d.saturating_duration_since(Instant::now())) };
-        if let Err(e) = self.driver.borrow_mut().park(timeout) {
+        match self.driver.borrow_mut().park(timeout) {
+            Ok(woken) => Counters::add(&self.counters.io_wakes, woken as u64),
             // epoll_wait/kevent fail only on invalid arguments (EBADF, EFAULT,
             // EINVAL): a broken invariant, not a condition to retry.
-            panic!("weft: waiting for I/O events failed: {e}");
+            Err(e) => panic!("weft: waiting for I/O events failed: {e}"),
         }
         let mut due = std::mem::take(&mut *self.due.borrow_mut());
         self.timers.fire(Instant::now(), &mut due);
+        Counters::add(&self.counters.timer_wakes, due.len() as u64);
         wake_all(&mut due);
         *self.due.borrow_mut() = due;
+        let mut deferred = self.deferred.borrow_mut();
+        if !deferred.is_empty() {
+            self.run_queue.borrow_mut().extend(deferred.drain(..));
+        }
     }
 
     /// Cancels every task and wakes everything still waiting on this loop.
@@ -248,6 +293,7 @@ impl Core {
         self.shared.closed.store(true, Ordering::SeqCst);
         loop {
             drop(self.shared.injector.take());
+            drop(std::mem::take(&mut *self.deferred.borrow_mut()));
             while let Some(task) = self.pop() {
                 drop(task);
             }
@@ -263,18 +309,22 @@ impl Core {
         self.timers.clear();
         self.driver.borrow_mut().shutdown();
         drop(self.shared.injector.take());
+        drop(std::mem::take(&mut *self.deferred.borrow_mut()));
         while let Some(task) = self.pop() {
             drop(task);
         }
     }
 
     pub(crate) fn metrics(&self) -> Metrics {
-        Metrics {
+        let mut m = Metrics {
             live_tasks: self.tasks.borrow().len(),
-            queued_tasks: self.run_queue.borrow().len(),
+            queued_tasks: self.run_queue.borrow().len() + self.deferred.borrow().len(),
             registered_fds: self.shared.driver.registered(),
             pending_timers: self.timers.len(),
-        }
+            ..Metrics::default()
+        };
+        self.counters.fill(&mut m);
+        m
     }
 }
 
