@@ -24,6 +24,10 @@ pub use ext::{
 };
 pub use registration::{Readable, Registration, Writable};
 
+mod duplex;
+
+pub use duplex::{duplex, DuplexStream};
+
 /// Reads bytes asynchronously.
 pub trait AsyncRead {
     /// Attempts to read into `buf`, returning how many bytes were read
