@@ -24,9 +24,21 @@ pub use ext::{
 };
 pub use registration::{Readable, Registration, Writable};
 
+mod async_buf_read;
+mod buf_read_ext;
+mod buf_reader;
+mod buf_writer;
 mod duplex;
+mod lines;
+mod split;
 
+pub use async_buf_read::AsyncBufRead;
+pub use buf_read_ext::{AsyncBufReadExt, FillBuf, ReadLine, ReadUntil};
+pub use buf_reader::BufReader;
+pub use buf_writer::BufWriter;
 pub use duplex::{duplex, DuplexStream};
+pub use lines::{Lines, NextLine};
+pub use split::{NextSegment, Split};
 
 /// Reads bytes asynchronously.
 pub trait AsyncRead {
