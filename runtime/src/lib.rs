@@ -47,6 +47,7 @@ mod context;
 mod injector;
 mod interest;
 pub mod io;
+mod join_set;
 mod loom;
 #[cfg(all(test, loom))]
 mod loom_tests;
@@ -59,5 +60,6 @@ mod task;
 pub mod time;
 
 pub use crate::blocking::{blocking_threads, set_max_blocking_threads, spawn_blocking};
+pub use crate::join_set::{JoinNext, JoinSet};
 pub use crate::runtime::{block_on, is_inside_runtime, metrics, spawn, spawn_local, Builder, Metrics, Runtime};
 pub use crate::task::{yield_now, AbortHandle, JoinError, JoinHandle, YieldNow};
