@@ -57,6 +57,7 @@ pub mod signal;
 pub mod sync;
 pub mod sys;
 mod task;
+pub mod task_local;
 pub mod time;
 
 pub use crate::blocking::{blocking_threads, set_max_blocking_threads, spawn_blocking};
