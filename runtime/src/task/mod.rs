@@ -13,6 +13,7 @@
 pub(crate) mod budget;
 mod error;
 mod join;
+mod join_set;
 pub(crate) mod raw;
 pub(crate) mod state;
 
@@ -24,6 +25,7 @@ pub use crate::util::AtomicWaker;
 pub use budget::{consume_budget, unconstrained, Unconstrained};
 pub use error::JoinError;
 pub use join::{AbortHandle, JoinHandle};
+pub use join_set::{JoinNext, JoinSet};
 pub(crate) use raw::{Notified, Task};
 
 /// How a woken task reaches the scheduler that runs it: stored in every
