@@ -87,30 +87,39 @@ impl Registration {
     }
 
     /// Runs `op` once without waiting, applying [`Registration::poll_io`]'s
-    /// clearing rules to the readiness cached for `dirs`.
+    /// clearing rules to the readiness cached for `dir`.
+    #[inline]
     pub(crate) fn try_io<R>(
         &self,
-        dirs: &[Direction],
+        dir: Direction,
         drained: Drained,
         op: impl FnOnce() -> io::Result<R>,
         len_of: impl Fn(&R) -> usize,
     ) -> io::Result<R> {
-        let mut seen = [None, None];
-        for (slot, dir) in seen.iter_mut().zip(dirs) {
-            *slot = self.io.readiness(*dir)?;
-        }
+        let seen = self.io.readiness(dir)?;
         let res = op();
-        match (&res, drained) {
-            (Err(e), _) if e.kind() == io::ErrorKind::WouldBlock => {
-                seen.into_iter().flatten().for_each(|ev| self.io.clear_readiness(ev));
-            }
-            (Ok(r), Drained::IfShorterThan(len)) => {
-                let n = len_of(r);
-                if n > 0 && n < len {
-                    seen.into_iter().flatten().for_each(|ev| self.io.clear_drained(ev));
+        if let Some(ev) = seen {
+            match (&res, drained) {
+                (Err(e), _) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear_readiness(ev),
+                (Ok(r), Drained::IfShorterThan(len)) => {
+                    let n = len_of(r);
+                    if n > 0 && n < len {
+                        self.io.clear_drained(ev);
+                    }
                 }
+                _ => {}
             }
-            _ => {}
+        }
+        res
+    }
+
+    /// [`Registration::try_io`] for an operation that may need either
+    /// direction: a `WouldBlock` forgets the readiness of both.
+    pub(crate) fn try_io_both<R>(&self, op: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        let seen = [self.io.readiness(Direction::Read)?, self.io.readiness(Direction::Write)?];
+        let res = op();
+        if matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            seen.into_iter().flatten().for_each(|ev| self.io.clear_readiness(ev));
         }
         res
     }

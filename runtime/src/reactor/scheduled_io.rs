@@ -159,36 +159,32 @@ impl ScheduledIo {
     /// nobody waits on (usually the writable side).
     #[inline]
     pub(crate) fn set_readiness(&self, ready: Ready, out: &mut Vec<Waker>) {
-        // The directions this event makes ready that were not: their
-        // waiters are woken, so their MORE bits are cleared here.
-        let waking = |curr: usize| {
-            let before = Ready(curr as u8 & READY_BITS as u8);
-            let mut more = 0;
-            if ready.is_readable() && !before.is_readable() {
-                more |= MORE_READERS;
+        // The directions this event makes ready that were not are woken
+        // (their MORE bits cleared: their listed waiters are woken too).
+        let mut curr = self.readiness.load(Acquire);
+        let (read, write) = loop {
+            let before = Ready(curr as u8);
+            let read = ready.is_readable() && !before.is_readable();
+            let write = ready.is_writable() && !before.is_writable();
+            let mut keep = curr & !TICK_MASK;
+            if curr & (MORE_READERS | MORE_WRITERS) != 0 {
+                keep &= !(if read { MORE_READERS } else { 0 } | if write { MORE_WRITERS } else { 0 });
             }
-            if ready.is_writable() && !before.is_writable() {
-                more |= MORE_WRITERS;
+            let next = (curr & TICK_MASK).wrapping_add(1 << TICK_SHIFT) & TICK_MASK | keep | ready.0 as usize;
+            match self.readiness.compare_exchange_weak(curr, next, AcqRel, Acquire) {
+                Ok(_) => break (read, write),
+                Err(actual) => curr = actual,
             }
-            more
         };
-        let prev = self
-            .readiness
-            .fetch_update(AcqRel, Acquire, |curr| {
-                let tick = ((curr & TICK_MASK) >> TICK_SHIFT).wrapping_add(1) & 0xffff;
-                let keep = curr & (READY_BITS | SHUTDOWN | MORE_READERS | MORE_WRITERS) & !waking(curr);
-                Some((tick << TICK_SHIFT) | keep | ready.0 as usize)
-            })
-            .unwrap_or_else(|curr| curr);
-        let woken = waking(prev);
-        if woken & MORE_READERS != 0 {
+        if read {
             out.extend(self.reader.take());
         }
-        if woken & MORE_WRITERS != 0 {
+        if write {
             out.extend(self.writer.take());
         }
-        if woken & prev != 0 {
-            self.take_waiters(woken & prev, out);
+        let more = curr & (if read { MORE_READERS } else { 0 } | if write { MORE_WRITERS } else { 0 });
+        if more != 0 {
+            self.take_waiters(more, out);
         }
     }
 

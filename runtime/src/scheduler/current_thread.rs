@@ -12,7 +12,7 @@
 //! objects and sleeps polled on this thread; the guard restores what was
 //! there.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
@@ -89,19 +89,27 @@ impl Shared {
 }
 
 impl Schedule for Arc<Shared> {
+    #[inline]
     fn schedule(task: Notified<Self>) {
-        let local = with_current(|core| Arc::ptr_eq(&core.shared, task.scheduler()).then(|| core.clone()));
-        match local.flatten() {
-            // A task that spent its budget wakes itself to yield: it runs
-            // again after the loop has looked at I/O and timers.
-            Some(core) if budget::forced() => core.deferred.borrow_mut().push(task.into_task()),
-            Some(core) => core.run_queue.borrow_mut().push_back(task.into_task()),
-            None => {
-                // Clone first: once pushed, the loop's thread may run,
-                // complete and free the task, and the hook inside it.
-                let shared = task.scheduler().clone();
-                shared.push_remote(task.into_task());
+        let mut task = Some(task);
+        let _ = CURRENT.try_with(|c| {
+            let current = c.borrow();
+            let Some(core) = current.as_deref() else { return };
+            let Some(notified) = task.take_if(|t| Arc::ptr_eq(&core.shared, t.scheduler())) else { return };
+            if budget::forced() {
+                // A task that spent its budget wakes itself to yield: it runs
+                // again after the loop has looked at I/O and timers.
+                core.deferred.borrow_mut().push(notified.into_task());
+            } else {
+                core.run_queue.borrow_mut().push_back(notified.into_task());
             }
+        });
+        if let Some(task) = task {
+            // Another thread (or another loop on this one). Clone first: once
+            // pushed, the loop's thread may run, complete and free the task,
+            // and the hook inside it.
+            let shared = task.scheduler().clone();
+            shared.push_remote(task.into_task());
         }
     }
 }
@@ -135,6 +143,10 @@ pub(crate) struct Core {
     timers: Timers,
     /// Timer wakers due this tick; kept to reuse the allocation.
     due: RefCell<Vec<Waker>>,
+    /// The clock when the last wait returned (the start of this tick's polls).
+    woke_at: Cell<Instant>,
+    /// The clock after the last batch of polls (or wait): a lower bound of now.
+    ran_at: Cell<Instant>,
     /// Tasks polled per tick before the loop checks I/O and timers again.
     event_interval: usize,
     /// The budget each poll starts with.
@@ -159,6 +171,8 @@ impl Core {
             driver: RefCell::new(driver),
             timers: Timers::new(),
             due: RefCell::new(Vec::new()),
+            woke_at: Cell::new(Instant::now()),
+            ran_at: Cell::new(Instant::now()),
             event_interval: config.event_interval.max(1),
             budget: Budget::new(config.task_budget),
             counters: Counters::default(),
@@ -234,13 +248,13 @@ impl Core {
             return;
         }
         let time_each = self.counters.time_each_poll.get();
-        let batch_start = Instant::now();
+        let batch_start = if time_each { Instant::now() } else { self.woke_at.get() };
         let mut poll_start = batch_start;
         let mut polls = 0;
         let mut forced = 0;
         while polls < self.event_interval {
             let Some(task) = self.pop() else { break };
-            let (completed, yielded) = budget::with_budget(self.budget, || task.run());
+            let (completed, yielded) = budget::poll_with(self.budget, || task.run());
             polls += 1;
             forced += u64::from(yielded);
             if completed {
@@ -256,7 +270,9 @@ impl Core {
         }
         Counters::add(&self.counters.polls, polls as u64);
         Counters::add(&self.counters.budget_yields, forced);
-        self.counters.batch_took(polls, batch_start.elapsed());
+        let now = Instant::now();
+        self.counters.batch_took(polls, now.saturating_duration_since(batch_start));
+        self.ran_at.set(now);
     }
 
     /// Waits for the driver (not at all if work is pending; else until the
@@ -268,15 +284,18 @@ impl Core {
             || self.shared.injector.has_items()
             || self.shared.main_woken.load(Ordering::Acquire);
         let timeout =
-            if busy { Some(Duration::ZERO) } else { next.map(|d| d.saturating_duration_since(Instant::now())) };
+            if busy { Some(Duration::ZERO) } else { next.map(|d| d.saturating_duration_since(self.ran_at.get())) };
         match self.driver.borrow_mut().park(timeout) {
             Ok(woken) => Counters::add(&self.counters.io_wakes, woken as u64),
             // epoll_wait/kevent fail only on invalid arguments (EBADF, EFAULT,
             // EINVAL): a broken invariant, not a condition to retry.
             Err(e) => panic!("weft: waiting for I/O events failed: {e}"),
         }
+        let now = Instant::now();
+        self.woke_at.set(now);
+        self.ran_at.set(now);
         let mut due = std::mem::take(&mut *self.due.borrow_mut());
-        self.timers.fire(Instant::now(), &mut due);
+        self.timers.fire(now, &mut due);
         Counters::add(&self.counters.timer_wakes, due.len() as u64);
         wake_all(&mut due);
         *self.due.borrow_mut() = due;

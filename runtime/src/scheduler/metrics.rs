@@ -33,13 +33,18 @@ pub struct Metrics {
     /// Polls in which a leaf operation returned `Pending` because the
     /// task's budget was spent (the task yielded to let others run).
     pub budget_yields: u64,
-    /// The longest single task poll seen. Timing every poll would cost two
-    /// clock reads per poll, so the loop times each tick's batch of polls
-    /// and a batch of one poll exactly; when a longer batch appears, it
-    /// times each poll of the following batches until they are short again
-    /// (a task that hogs the thread does so again and is caught).
+    /// The longest single task poll seen. Timing every poll would cost a
+    /// clock read per poll, so the loop times each tick's batch of polls,
+    /// and a batch of one poll exactly; when a batch takes longer than 10 ms
+    /// and than the longest poll so far, it times each poll of the
+    /// following batches until they are short again (a task that hogs the
+    /// thread does so again and is caught).
     pub longest_poll: Duration,
 }
+
+/// A batch of polls shorter than this is not timed poll by poll: no poll in
+/// it can hog the thread for long.
+const HOG: Duration = Duration::from_millis(10);
 
 /// The counters, kept in cells on the loop's thread.
 #[derive(Debug, Default)]
@@ -67,13 +72,14 @@ impl Counters {
     }
 
     /// Records a tick's batch of `polls` polls that took `took`: exact for
-    /// one poll; a batch longer than the longest poll so far switches
-    /// per-poll timing on for the following batches, a shorter one off.
+    /// one poll; a batch longer than both the longest poll so far and
+    /// [`HOG`] switches per-poll timing on for the following batches (a
+    /// poll in it may be a new longest), a shorter one off.
     pub(crate) fn batch_took(&self, polls: usize, took: Duration) {
         if polls == 1 {
             self.poll_took(took);
         }
-        self.time_each_poll.set(polls > 1 && took > self.longest_poll.get());
+        self.time_each_poll.set(polls > 1 && took > self.longest_poll.get().max(HOG));
     }
 
     pub(crate) fn fill(&self, m: &mut Metrics) {

@@ -21,37 +21,43 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-/// The budget of the poll running on this thread.
+/// The budget of a poll: units left in the low 31 bits ([`UNLIMITED`]: no
+/// limit), and [`FORCED`] once a leaf operation had to yield.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Budget {
-    /// Units left; `None`: unconstrained.
-    left: Option<u32>,
-    /// A leaf operation returned `Pending` because the budget was spent.
-    forced: bool,
-}
+pub(crate) struct Budget(u32);
+
+/// Set once a leaf operation returned `Pending` because the budget was spent.
+const FORCED: u32 = 1 << 31;
+/// The "units left" value that means no limit; it is never spent.
+const UNLIMITED: u32 = FORCED - 1;
 
 impl Budget {
     /// No limit.
-    pub(crate) const UNCONSTRAINED: Budget = Budget { left: None, forced: false };
+    pub(crate) const UNCONSTRAINED: Budget = Budget(UNLIMITED);
 
     /// `units` operations per poll; 0 means no limit.
     pub(crate) const fn new(units: u32) -> Budget {
-        Budget { left: if units == 0 { None } else { Some(units) }, forced: false }
+        if units == 0 || units >= UNLIMITED {
+            Budget(UNLIMITED)
+        } else {
+            Budget(units)
+        }
     }
 }
 
 thread_local! {
-    static BUDGET: Cell<Budget> = const { Cell::new(Budget::UNCONSTRAINED) };
+    /// The budget of the poll running on this thread (a `Budget`'s bits).
+    static BUDGET: Cell<u32> = const { Cell::new(UNLIMITED) };
 }
 
-/// Restores the previous budget when dropped (also on unwind).
+/// Restores the previous budget if a poll unwinds.
 struct ResetGuard {
-    prev: Budget,
+    prev: u32,
 }
 
 impl Drop for ResetGuard {
     fn drop(&mut self) {
-        let _ = BUDGET.try_with(|b| b.set(self.prev));
+        BUDGET.set(self.prev);
     }
 }
 
@@ -59,44 +65,47 @@ impl Drop for ResetGuard {
 /// leaf operation had to yield because the budget ran out.
 #[inline]
 pub(crate) fn with_budget<R>(budget: Budget, poll: impl FnOnce() -> R) -> (R, bool) {
-    let prev = BUDGET.with(|b| b.replace(budget));
+    let prev = BUDGET.replace(budget.0);
     let guard = ResetGuard { prev };
     let out = poll();
-    let forced = BUDGET.with(|b| b.get().forced);
-    drop(guard);
-    (out, forced)
+    std::mem::forget(guard);
+    let spent = BUDGET.replace(prev);
+    (out, spent & FORCED != 0)
+}
+
+/// [`with_budget`] for a scheduler's top-level poll of a task, which never
+/// unwinds (the task catches its panics) and runs outside any other poll,
+/// so nothing needs restoring but "unlimited".
+#[inline]
+pub(crate) fn poll_with(budget: Budget, poll: impl FnOnce() -> bool) -> (bool, bool) {
+    BUDGET.set(budget.0);
+    let out = poll();
+    let spent = BUDGET.replace(UNLIMITED);
+    (out, spent & FORCED != 0)
+}
+
+/// Marks the budget spent and wakes the task so it runs again later.
+#[cold]
+fn force_yield(bits: u32, cx: &mut Context<'_>) {
+    BUDGET.set(bits | FORCED);
+    cx.waker().wake_by_ref();
 }
 
 /// Checks the budget before a leaf operation: `Ready` if the task may go on
-/// (spending one unit), else wakes the task and returns `Pending`. An
-/// operation that then returns `Pending` itself gives the unit back with
-/// [`refund`]: it did no work.
+/// (spending one unit), else wakes the task and returns `Pending`.
 #[inline]
 pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
-    let ok = BUDGET
-        .try_with(|b| {
-            let mut budget = b.get();
-            match budget.left {
-                None => true,
-                Some(0) => {
-                    budget.forced = true;
-                    b.set(budget);
-                    false
-                }
-                Some(n) => {
-                    budget.left = Some(n - 1);
-                    b.set(budget);
-                    true
-                }
-            }
-        })
-        // The thread is exiting: no scheduler left to be fair to.
-        .unwrap_or(true);
-    if ok {
-        Poll::Ready(())
-    } else {
-        cx.waker().wake_by_ref();
-        Poll::Pending
+    let bits = BUDGET.get();
+    match bits & !FORCED {
+        UNLIMITED => Poll::Ready(()),
+        0 => {
+            force_yield(bits, cx);
+            Poll::Pending
+        }
+        _ => {
+            BUDGET.set(bits - 1);
+            Poll::Ready(())
+        }
     }
 }
 
@@ -105,20 +114,7 @@ pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
 /// scheduler should run it again only after it has checked I/O and timers.
 #[inline]
 pub(crate) fn forced() -> bool {
-    BUDGET.try_with(|b| b.get().forced).unwrap_or(false)
-}
-
-/// Gives back the unit [`poll_proceed`] took, for an operation that turned
-/// out not to be ready.
-#[inline]
-pub(crate) fn refund() {
-    let _ = BUDGET.try_with(|b| {
-        let mut budget = b.get();
-        if let Some(n) = budget.left {
-            budget.left = Some(n + 1);
-            b.set(budget);
-        }
-    });
+    BUDGET.get() & FORCED != 0
 }
 
 /// Runs the leaf operation `op` under the budget: one unit if it completes,
@@ -126,12 +122,19 @@ pub(crate) fn refund() {
 /// running `op` once the budget is spent.
 #[inline]
 pub(crate) fn cooperate<T>(cx: &mut Context<'_>, op: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
-    if poll_proceed(cx).is_pending() {
+    let bits = BUDGET.get();
+    if bits & !FORCED == 0 {
+        force_yield(bits, cx);
         return Poll::Pending;
     }
     let res = op(cx);
-    if res.is_pending() {
-        refund();
+    if res.is_ready() {
+        // Read again: `op` may have run nested leaf operations.
+        let bits = BUDGET.get();
+        let left = bits & !FORCED;
+        if left != UNLIMITED && left != 0 {
+            BUDGET.set(bits - 1);
+        }
     }
     res
 }
@@ -208,14 +211,15 @@ mod tests {
     use std::task::Waker;
 
     #[test]
-    fn a_spent_budget_yields_and_refunds_count() {
+    fn a_spent_budget_yields_and_pending_operations_cost_nothing() {
         let mut cx = Context::from_waker(Waker::noop());
         let ((), forced) = with_budget(Budget::new(2), || {
+            assert!(cooperate(&mut cx, |_| Poll::<()>::Pending).is_pending());
+            assert!(cooperate(&mut cx, |_| Poll::Ready(())).is_ready());
             assert!(poll_proceed(&mut cx).is_ready());
-            refund();
-            assert!(poll_proceed(&mut cx).is_ready());
-            assert!(poll_proceed(&mut cx).is_ready());
+            assert!(!forced());
             assert!(poll_proceed(&mut cx).is_pending(), "two units spent");
+            assert!(forced());
         });
         assert!(forced);
         let ((), forced) = with_budget(Budget::new(0), || {
