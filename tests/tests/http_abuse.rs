@@ -17,7 +17,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use examples::http::{Response, ResponseParser};
+use examples::http::proto::{Response, ResponseParser};
 use http_util::{read_to_close, timing_lock};
 use tests::proc_util::{open_fds_of, rss_kib};
 use tests::support::{connect, Running, PATIENCE};

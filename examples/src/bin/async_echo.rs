@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::task::Poll;
 use std::time::Duration;
 
-use examples::{announce, Args};
+use examples::cli::{announce, Args};
 use net::{TcpListener, TcpStream};
 use runtime::io::AsyncWriteExt;
 use runtime::signal::{signal, SignalKind};

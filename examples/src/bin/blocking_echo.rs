@@ -30,7 +30,7 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
-use examples::{announce, Args};
+use examples::cli::{announce, Args};
 
 const USAGE: &str = "\
 usage: blocking_echo [--addr HOST:PORT] [--threads] [--quiet]

@@ -30,7 +30,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use examples::{announce, thousands, Args};
+use examples::cli::{announce, thousands, Args};
 use runtime::sys::cvt;
 
 const USAGE: &str = "\

@@ -11,9 +11,9 @@ use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use examples::delay::{self, Config};
-use examples::http::listen_and_announce;
-use examples::Args;
+use examples::cli::Args;
+use examples::servers::delay::{self, Config};
+use examples::servers::lifecycle::listen_and_announce;
 
 const USAGE: &str = "\
 usage: delay_server [--addr HOST:PORT] [--delay-ms MS] [--idle-ms MS] [--grace-ms MS]

@@ -9,8 +9,9 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use examples::cli::{announce, Args};
 use examples::frame::{echo_frames, write_frame, FrameReader, DEFAULT_MAX_FRAME};
-use examples::{announce, stdin, Args};
+use examples::stdin;
 use net::{TcpListener, TcpStream};
 use runtime::io::AsyncWriteExt;
 

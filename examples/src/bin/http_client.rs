@@ -10,9 +10,10 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use examples::delay::{Background, Config};
-use examples::http::{get, get_blocking, Response, Url};
-use examples::Args;
+use examples::cli::Args;
+use examples::http::client::{get, get_blocking};
+use examples::http::proto::{Response, Url};
+use examples::servers::delay::{Background, Config};
 
 const USAGE: &str = "\
 usage: http_client [URL...] [-n N] [--mode blocking|concurrent|both] [--timeout SECS] [--delay-ms MS]

@@ -8,9 +8,9 @@ use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use examples::http::listen_and_announce;
-use examples::plaintext::{self, IDLE_TIMEOUT};
-use examples::Args;
+use examples::cli::Args;
+use examples::servers::lifecycle::listen_and_announce;
+use examples::servers::plaintext::{self, IDLE_TIMEOUT};
 
 const USAGE: &str = "\
 usage: http_server [--addr HOST:PORT] [--idle-ms MS] [--grace-ms MS]

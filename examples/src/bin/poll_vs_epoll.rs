@@ -44,7 +44,7 @@
 
 use std::process::ExitCode;
 
-use examples::Args;
+use examples::cli::Args;
 
 const USAGE: &str = "\
 usage: poll_vs_epoll [--max-n N] [--rounds R]
@@ -113,7 +113,7 @@ mod linux {
     use std::ptr;
     use std::time::{Duration, Instant};
 
-    use examples::thousands;
+    use examples::cli::thousands;
     use runtime::sys::{cvt, cvt_r};
 
     /// fds kept free for stdio, the epoll instance and whatever else is open.

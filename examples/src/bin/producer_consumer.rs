@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use examples::Args;
+use examples::cli::Args;
 use runtime::sync::mpsc::{self, Receiver, TrySendError};
 
 const USAGE: &str = "\

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use examples::Args;
+use examples::cli::Args;
 use net::TcpStream;
 use runtime::io::{AsyncReadExt, AsyncWriteExt};
 use runtime::time::{sleep, sleep_until, timeout};

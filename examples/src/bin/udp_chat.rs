@@ -11,7 +11,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::task::Poll;
 
-use examples::{announce, stdin, Args};
+use examples::cli::{announce, Args};
+use examples::stdin;
 use net::UdpSocket;
 
 const USAGE: &str = "\
