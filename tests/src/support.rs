@@ -181,6 +181,21 @@ impl Lines {
         Ok((line, addr))
     }
 
+    /// Skips lines until one starts with `prefix`, within [`PATIENCE`]; returns it.
+    pub fn skip_to(&self, prefix: &str) -> io::Result<String> {
+        let deadline = Instant::now() + PATIENCE;
+        // One iteration per line; the deadline bounds the time.
+        loop {
+            match self.next_by(deadline)? {
+                Some(line) if line.starts_with(prefix) => return Ok(line),
+                Some(_) => {}
+                None => {
+                    return Err(io::Error::other(format!("{} ended before a line starting with {prefix:?}", self.what)))
+                }
+            }
+        }
+    }
+
     /// Everything until EOF, which must come before `deadline`.
     pub fn rest(&self, deadline: Instant) -> io::Result<String> {
         let mut all = String::new();
@@ -300,15 +315,7 @@ pub fn send_signal(running: &Running, signal: libc::c_int) -> io::Result<()> {
 
 /// Skips stderr lines until one starts with `prefix`; returns it.
 pub fn line_starting(running: &Running, prefix: &str) -> io::Result<String> {
-    let deadline = Instant::now() + PATIENCE;
-    // One iteration per line; the deadline bounds the time.
-    loop {
-        match running.stderr.next_by(deadline)? {
-            Some(line) if line.starts_with(prefix) => return Ok(line),
-            Some(_) => {}
-            None => return Err(io::Error::other(format!("stderr ended before a line starting with {prefix:?}"))),
-        }
-    }
+    running.stderr.skip_to(prefix)
 }
 
 /// Waits for the server to exit (its stdout closes) by `deadline`; returns
