@@ -13,6 +13,8 @@
 //!   (`delay_server`, and `http_client`'s in-process demo), and
 //!   [`servers::lifecycle`]: the accept loop, idle timeouts, lingering
 //!   close and graceful shutdown they share.
+//! - [`measure`]: watching servers from outside: `/proc` readers, the fd
+//!   limit, where cargo puts the example binaries.
 //! - [`frame`]: length-prefixed messages over a byte stream (`framed`).
 //! - [`stdin`]: lines from stdin as a channel (`udp_chat`).
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
@@ -20,5 +22,6 @@
 pub mod cli;
 pub mod frame;
 pub mod http;
+pub mod measure;
 pub mod servers;
 pub mod stdin;

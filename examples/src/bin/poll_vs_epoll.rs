@@ -114,6 +114,7 @@ mod linux {
     use std::time::{Duration, Instant};
 
     use examples::cli::thousands;
+    use examples::measure::raise_fd_limit;
     use runtime::sys::{cvt, cvt_r};
 
     /// fds kept free for stdio, the epoll instance and whatever else is open.
@@ -153,22 +154,6 @@ mod linux {
 
     fn micros(d: Duration) -> f64 {
         d.as_secs_f64() * 1e6
-    }
-
-    /// Makes sure `want` fds can be open: raises the soft RLIMIT_NOFILE up
-    /// to the hard limit if needed (no privilege required), and returns the
-    /// soft limit now in force.
-    fn raise_fd_limit(want: usize) -> io::Result<usize> {
-        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        // SAFETY: `lim` is a valid, writable rlimit that outlives the call.
-        cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
-        let want = want as libc::rlim_t;
-        if lim.rlim_cur != libc::RLIM_INFINITY && lim.rlim_cur < want {
-            lim.rlim_cur = if lim.rlim_max == libc::RLIM_INFINITY { want } else { want.min(lim.rlim_max) };
-            // SAFETY: `lim` is a valid rlimit; the kernel only reads it.
-            cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
-        }
-        Ok(usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX))
     }
 
     /// N idle eventfds and one active one, opened in that order, so the

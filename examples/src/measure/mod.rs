@@ -1,0 +1,33 @@
+//! Watching servers from the outside, for the tests and the examples that
+//! measure:
+//!
+//! - [`procfs`]: another process's CPU time, memory, threads and fds, from
+//!   `/proc/PID`.
+//! - [`server`]: where cargo puts the example binaries, and building them.
+//! - [`raise_fd_limit`]: room for thousands of sockets.
+
+use std::io;
+
+pub mod procfs;
+pub mod server;
+
+/// Makes sure `want` fds can be open: raises the soft `RLIMIT_NOFILE`
+/// towards the hard limit if needed (no privilege required; child
+/// processes inherit it). Returns the soft limit now in force, which is
+/// below `want` if the hard limit is.
+pub fn raise_fd_limit(want: usize) -> io::Result<usize> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `lim` is a valid, writable rlimit that outlives the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    let want = libc::rlim_t::try_from(want).unwrap_or(libc::rlim_t::MAX);
+    if lim.rlim_cur != libc::RLIM_INFINITY && lim.rlim_cur < want {
+        lim.rlim_cur = if lim.rlim_max == libc::RLIM_INFINITY { want } else { want.min(lim.rlim_max) };
+        // SAFETY: `lim` is a valid rlimit; the kernel only reads it.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX))
+}
