@@ -13,8 +13,8 @@
 //!   (`delay_server`, and `http_client`'s in-process demo), and
 //!   [`servers::lifecycle`]: the accept loop, idle timeouts, lingering
 //!   close and graceful shutdown they share.
-//! - [`measure`]: watching servers from outside: `/proc` readers, the fd
-//!   limit, where cargo puts the example binaries.
+//! - [`measure`]: watching servers from outside, for `io_models`: an echo
+//!   load generator, `/proc` readers, server child processes, SVG plots.
 //! - [`frame`]: length-prefixed messages over a byte stream (`framed`).
 //! - [`stdin`]: lines from stdin as a channel (`udp_chat`).
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]

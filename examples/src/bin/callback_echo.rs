@@ -53,8 +53,8 @@
 //! `--poller poll` and `--poller select` keep every callback and change only
 //! how the loop waits, like Python's `PollSelector` and `SelectSelector`:
 //! they hand the kernel the whole list of fds on every wait, O(n) however
-//! few are ready (`poll_vs_epoll` times one wait), and `select` cannot
-//! watch an fd numbered 1024 or above at all.
+//! few are ready (`poll_vs_epoll` times one wait, `io_models` whole
+//! servers), and `select` cannot watch an fd numbered 1024 or above at all.
 //!
 //! All the unsafe code (the raw syscalls) is in the `os` module at the end.
 

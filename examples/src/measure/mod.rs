@@ -1,13 +1,21 @@
-//! Watching servers from the outside, for the tests and the examples that
-//! measure:
+//! Watching servers from the outside, for `io_models` (and the tests):
 //!
+//! - [`load`]: an echo load generator: many clients in request-response
+//!   ping-pong, plus idle connections held alongside, bounded in time and
+//!   in count; it reports throughput, latency percentiles and which
+//!   clients got any answer at all.
 //! - [`procfs`]: another process's CPU time, memory, threads and fds, from
 //!   `/proc/PID`.
-//! - [`server`]: where cargo puts the example binaries, and building them.
+//! - [`server`]: where cargo puts the example binaries (and building them
+//!   there); a server binary as a child process: started on port 0, its
+//!   `listening on ADDR` awaited, its stderr kept.
+//! - [`plot`]: a hand-written SVG line chart on log-log axes.
 //! - [`raise_fd_limit`]: room for thousands of sockets.
 
 use std::io;
 
+pub mod load;
+pub mod plot;
 pub mod procfs;
 pub mod server;
 

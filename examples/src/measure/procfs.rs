@@ -1,6 +1,7 @@
 //! Another process's resources, read from `/proc/PID` (Linux only): open
-//! fds, CPU time, resident memory, threads and resource limits. The
-//! fd-exhaustion and HTTP abuse tests watch their servers through these.
+//! fds, CPU time, resident memory, threads and resource limits. `io_models`
+//! watches its model servers through these, and the fd-exhaustion and HTTP
+//! abuse tests their servers.
 //!
 //! Std only (and `sysconf` for the clock tick): the values are what the
 //! kernel reports, whoever reads them.
