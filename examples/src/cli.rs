@@ -1,10 +1,81 @@
 //! What every example binary does at its edges: parse `--flag` /
-//! `--key value` options ([`Args`]), announce a bound address
-//! (`listening on ADDR`, [`announce`]), and print counts a reader takes in
-//! at a glance ([`thousands`]).
+//! `--key value` options ([`Args`]) and answer `--help` or a bad command
+//! line ([`Usage`]), announce a bound address (`listening on ADDR`,
+//! [`announce`]), and print counts a reader takes in at a glance
+//! ([`thousands`]).
 
+use std::fmt::Display;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::process::ExitCode;
+
+/// A binary's name and its `--help` text: what `main` answers to `--help`
+/// and to a command line it cannot run.
+///
+/// ```no_run
+/// use std::process::ExitCode;
+/// use examples::cli::Usage;
+///
+/// const USAGE: Usage = Usage { name: "demo", text: "usage: demo [--addr HOST:PORT] [--quiet]\n" };
+///
+/// fn main() -> ExitCode {
+///     let args = match USAGE.args(&["quiet"], &["addr"]) {
+///         Ok(args) => args,
+///         Err(exit) => return exit, // --help, or a bad command line
+///     };
+///     if !args.positional.is_empty() {
+///         return USAGE.error("unexpected arguments");
+///     }
+///     ExitCode::SUCCESS
+/// }
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Usage {
+    /// The binary's name, which starts its error messages.
+    pub name: &'static str,
+    /// What `--help` prints, and a bad command line after the error.
+    pub text: &'static str,
+}
+
+impl Usage {
+    /// The process's arguments, parsed by [`Args::parse`]: `flags` take no
+    /// value, `options` take one, `--help` (or `-h`) is always known.
+    /// `Err` holds the exit status for `main` to return: success once
+    /// `--help` printed the usage text on stdout, 2 once a bad command line
+    /// (an unknown option, a missing value) was reported, with the usage
+    /// text, on stderr.
+    pub fn args(&self, flags: &[&str], options: &[&str]) -> Result<Args, ExitCode> {
+        self.args_from(std::env::args().skip(1), flags, options)
+    }
+
+    /// Like [`args`](Usage::args), for arguments other than the process's
+    /// (without the program name).
+    pub fn args_from(
+        &self,
+        args: impl IntoIterator<Item = String>,
+        flags: &[&str],
+        options: &[&str],
+    ) -> Result<Args, ExitCode> {
+        let flags = [flags, &["help"]].concat();
+        let known = [&flags[..], options].concat();
+        let args = Args::parse(args, &flags).and_then(|a| a.reject_unknown(&known).map(|()| a));
+        match args {
+            Ok(args) if args.flag("help") => {
+                print!("{}", self.text);
+                Err(ExitCode::SUCCESS)
+            }
+            Ok(args) => Ok(args),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    /// Reports a command line that cannot run: `NAME: ERROR` and the usage
+    /// text on stderr. Returns exit status 2, for `main` to return.
+    pub fn error(&self, error: impl Display) -> ExitCode {
+        eprintln!("{}: {error}\n\n{}", self.name, self.text);
+        ExitCode::from(2)
+    }
+}
 
 /// Command-line options as `--flag` / `--key value` pairs; anything else is positional.
 #[derive(Debug, Default)]

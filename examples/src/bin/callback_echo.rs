@@ -68,10 +68,12 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use examples::cli::{announce, Args};
+use examples::cli::{announce, Usage};
 use os::{Events, Poller, EVENT_READ, EVENT_WRITE};
 
-const USAGE: &str = "\
+const USAGE: Usage = Usage {
+    name: "callback_echo",
+    text: "\
 usage: callback_echo [--addr HOST:PORT] [--poller NAME] [--quiet] [--grace-ms MS]
 
 A TCP echo server written as callbacks on a hand-made event loop: one
@@ -86,7 +88,8 @@ options:
   --quiet           do not log connections on stderr
   --grace-ms MS     how long open connections may finish after a signal (default 5000)
   --help            show this help
-";
+",
+};
 
 /// Bytes read from a connection in one call.
 const CHUNK: usize = 16 * 1024;
@@ -103,33 +106,17 @@ struct Options {
 }
 
 fn main() -> ExitCode {
-    let known = ["addr", "poller", "quiet", "grace-ms", "help"];
-    let args = match Args::parse(std::env::args().skip(1), &["quiet", "help"])
-        .and_then(|a| a.reject_unknown(&known).map(|()| a))
-    {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("callback_echo: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let args = match USAGE.args(&["quiet"], &["addr", "poller", "grace-ms"]) {
+        Ok(args) => args,
+        Err(exit) => return exit,
     };
-    if args.flag("help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
     let poller = match os::Kind::parse(args.value("poller").unwrap_or(os::NATIVE)) {
         Ok(kind) => kind,
-        Err(e) => {
-            eprintln!("callback_echo: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return USAGE.error(e),
     };
     let grace = match args.parsed("grace-ms", 5000u64) {
         Ok(ms) => Duration::from_millis(ms),
-        Err(e) => {
-            eprintln!("callback_echo: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return USAGE.error(e),
     };
     let addr = args.value("addr").unwrap_or("127.0.0.1:8080");
     match serve(addr, poller, Options { quiet: args.flag("quiet"), grace }) {
@@ -405,11 +392,15 @@ fn on_signal(lp: &mut EventLoop, signals: &UnixStream, listener_fd: RawFd, opts:
 mod os {
     use std::collections::{BTreeMap, HashMap};
     use std::io;
-    use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
+    use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
     use std::os::unix::net::UnixStream;
     use std::ptr;
     use std::sync::atomic::{AtomicI32, Ordering};
     use std::time::Duration;
+
+    /// Most events one wait of epoll or kqueue hands back; the rest wait
+    /// for the next one.
+    const MAX_EVENTS: usize = 256;
 
     /// What a registered fd waits for: `EVENT_READ`, `EVENT_WRITE` or both.
     pub type Events = u8;
@@ -490,12 +481,8 @@ mod os {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     mod native {
         use super::*;
-        use std::os::fd::AsRawFd;
 
         pub const NAME: &str = "epoll";
-
-        /// Most events one wait hands back; the rest wait for the next one.
-        const MAX_EVENTS: usize = 256;
 
         /// epoll(7): the interest list lives in the kernel; each fd is
         /// registered once, and a wait returns the ready ones only.
@@ -564,12 +551,8 @@ mod os {
     ))]
     mod native {
         use super::*;
-        use std::os::fd::AsRawFd;
 
         pub const NAME: &str = "kqueue";
-
-        /// Most events one wait hands back; the rest wait for the next one.
-        const MAX_EVENTS: usize = 256;
 
         /// kqueue(2): like epoll, the interest list lives in the kernel, but
         /// reading and writing are separate filters, added and deleted one

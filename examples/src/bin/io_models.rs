@@ -84,14 +84,16 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use examples::cli::{thousands, Args};
+use examples::cli::{thousands, Args, Usage};
 use examples::measure::load::{Load, Report, MESSAGE_LEN};
 use examples::measure::plot::{svg, Panel, Series};
 use examples::measure::procfs::{cpu_ticks, rss_kib, threads_of, ticks_per_second};
 use examples::measure::raise_fd_limit;
 use examples::measure::server::{Layout, ServerProcess};
 
-const USAGE: &str = "\
+const USAGE: Usage = Usage {
+    name: "io_models",
+    text: "\
 usage: io_models [--quick] [--clients LIST] [--idle K] [--models LIST] [--svg PATH] [--tsv PATH]
                  [--secs S] [--idle-secs S] [--load-threads T]
 
@@ -106,7 +108,7 @@ options:
   --clients LIST    numbers of concurrent clients (default 1,10,100,1000)
   --idle K          idle connections held open alongside the clients (default 100)
   --models LIST     which models to run (default all): blocking, threads, busy-poll,
-                    select, poll, NATIVE, weft
+                    select, poll, epoll (kqueue on macOS and BSD), weft
   --svg PATH        where to write the plot (default io_models.svg in the target directory)
   --tsv PATH        also write the results there, one tab-separated line per model and N
   --secs S          how long the clients ping-pong, per model and N (default 2; --quick 0.3)
@@ -114,7 +116,8 @@ options:
                     --quick 0.2)
   --load-threads T  threads of the load generator (default: one per core, at most 4)
   --help            show this help
-";
+",
+};
 
 /// This system's own poller, as `callback_echo` calls it.
 const NATIVE: &str = if cfg!(any(target_os = "linux", target_os = "android")) { "epoll" } else { "kqueue" };
@@ -177,16 +180,14 @@ struct Options {
 }
 
 fn main() -> ExitCode {
-    let opts = match parse_options() {
-        Ok(Some(opts)) => opts,
-        Ok(None) => {
-            print!("{}", USAGE.replace("NATIVE", NATIVE));
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("io_models: {e}\n\n{}", USAGE.replace("NATIVE", NATIVE));
-            return ExitCode::from(2);
-        }
+    let options = ["clients", "idle", "models", "svg", "tsv", "secs", "idle-secs", "load-threads"];
+    let args = match USAGE.args(&["quick"], &options) {
+        Ok(args) => args,
+        Err(exit) => return exit,
+    };
+    let opts = match parse_options(&args) {
+        Ok(opts) => opts,
+        Err(e) => return USAGE.error(e),
     };
     match run(&opts) {
         Ok(()) => ExitCode::SUCCESS,
@@ -197,14 +198,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// `None` for --help.
-fn parse_options() -> Result<Option<Options>, String> {
-    let known = ["quick", "clients", "idle", "models", "svg", "tsv", "secs", "idle-secs", "load-threads", "help"];
-    let args = Args::parse(std::env::args().skip(1), &["quick", "help"])?;
-    args.reject_unknown(&known)?;
-    if args.flag("help") {
-        return Ok(None);
-    }
+/// The options, from the command line.
+fn parse_options(args: &Args) -> Result<Options, String> {
     let quick = args.flag("quick");
     let clients = list(args.value("clients").unwrap_or(if quick { "1,10,100" } else { "1,10,100,1000" }), "--clients")?;
     if clients.contains(&0) {
@@ -230,7 +225,7 @@ fn parse_options() -> Result<Option<Options>, String> {
             Layout::of_current_exe().map_or_else(|_| "io_models.svg".into(), |l| l.target_dir.join("io_models.svg"))
         }
     };
-    Ok(Some(Options {
+    Ok(Options {
         clients,
         idle: args.parsed("idle", 100)?,
         models,
@@ -240,7 +235,7 @@ fn parse_options() -> Result<Option<Options>, String> {
         idle_window: secs("idle-secs", if quick { 0.2 } else { 0.5 })?,
         connect_timeout: if quick { Duration::from_secs(1) } else { Duration::from_secs(2) },
         load_threads: args.parsed("load-threads", default_load_threads())?,
-    }))
+    })
 }
 
 /// One load thread per core (up to 4): the load generator and the server

@@ -44,9 +44,11 @@
 
 use std::process::ExitCode;
 
-use examples::cli::Args;
+use examples::cli::Usage;
 
-const USAGE: &str = "\
+const USAGE: Usage = Usage {
+    name: "poll_vs_epoll",
+    text: "\
 usage: poll_vs_epoll [--max-n N] [--rounds R]
 
 Measures one wait for a single ready fd among N idle ones, with select(2)
@@ -59,32 +61,18 @@ options:
   --max-n N     the largest number of idle fds (default 10000)
   --rounds R    timed waits per method and N (default 1000)
   --help        show this help
-";
+",
+};
 
 fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1), &["help"])
-        .and_then(|a| a.reject_unknown(&["max-n", "rounds", "help"]).map(|()| a))
-    {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("poll_vs_epoll: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let args = match USAGE.args(&[], &["max-n", "rounds"]) {
+        Ok(args) => args,
+        Err(exit) => return exit,
     };
-    if args.flag("help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
     let (max_n, rounds) = match (args.parsed("max-n", 10_000usize), args.parsed("rounds", 1000usize)) {
         (Ok(n), Ok(r)) if n > 0 && r > 0 => (n, r),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("poll_vs_epoll: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-        _ => {
-            eprintln!("poll_vs_epoll: --max-n and --rounds must be at least 1\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+        (Err(e), _) | (_, Err(e)) => return USAGE.error(e),
+        _ => return USAGE.error("--max-n and --rounds must be at least 1"),
     };
     match linux::run(max_n, rounds) {
         Ok(()) => ExitCode::SUCCESS,
