@@ -16,14 +16,16 @@ use std::process::ExitCode;
 use std::task::Poll;
 use std::time::Duration;
 
-use examples::{announce, Args};
+use examples::cli::{announce, Usage};
 use net::{TcpListener, TcpStream};
 use runtime::io::AsyncWriteExt;
 use runtime::signal::{signal, SignalKind};
 use runtime::sync::mpsc;
 use runtime::time::{sleep, timeout, Sleep};
 
-const USAGE: &str = "\
+const USAGE: Usage = Usage {
+    name: "async_echo",
+    text: "\
 usage: async_echo [--addr HOST:PORT] [--upper] [--quiet] [--grace-ms MS]
 
 A TCP echo server: one task per connection, one thread.
@@ -36,7 +38,8 @@ options:
   --quiet           do not log connections on stderr
   --grace-ms MS     how long open connections may finish after a signal (default 5000)
   --help            show this help
-";
+",
+};
 
 thread_local! {
     /// One read buffer for every connection: all tasks run on this thread,
@@ -58,26 +61,14 @@ struct Options {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1), &["upper", "quiet", "help"])
-        .and_then(|a| a.reject_unknown(&["addr", "upper", "quiet", "grace-ms", "help"]).map(|()| a))
-    {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("async_echo: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let args = match USAGE.args(&["upper", "quiet"], &["addr", "grace-ms"]) {
+        Ok(args) => args,
+        Err(exit) => return exit,
     };
-    if args.flag("help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
     let addr = args.value("addr").unwrap_or("127.0.0.1:8080").to_owned();
     let grace = match args.parsed("grace-ms", 5000u64) {
         Ok(ms) => Duration::from_millis(ms),
-        Err(e) => {
-            eprintln!("async_echo: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return USAGE.error(e),
     };
     let opts = Options { upper: args.flag("upper"), quiet: args.flag("quiet"), grace };
     match runtime::block_on(serve(addr, opts)) {

@@ -30,9 +30,11 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
-use examples::{announce, Args};
+use examples::cli::{announce, Usage};
 
-const USAGE: &str = "\
+const USAGE: Usage = Usage {
+    name: "blocking_echo",
+    text: "\
 usage: blocking_echo [--addr HOST:PORT] [--threads] [--quiet]
 
 A blocking TCP echo server. By default it has one thread and serves one
@@ -44,25 +46,17 @@ options:
   --threads         serve each connection on its own thread
   --quiet           do not log connections on stderr
   --help            show this help
-";
+",
+};
 
 /// How long to pause accepting when the process is out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1), &["threads", "quiet", "help"])
-        .and_then(|a| a.reject_unknown(&["addr", "threads", "quiet", "help"]).map(|()| a))
-    {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("blocking_echo: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let args = match USAGE.args(&["threads", "quiet"], &["addr"]) {
+        Ok(args) => args,
+        Err(exit) => return exit,
     };
-    if args.flag("help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
     let addr = args.value("addr").unwrap_or("127.0.0.1:8083");
     match serve(addr, args.flag("threads"), args.flag("quiet")) {
         Ok(()) => ExitCode::SUCCESS,

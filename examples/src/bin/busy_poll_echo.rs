@@ -30,10 +30,12 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use examples::cli::{announce, thousands, Usage};
 use examples::sys::cvt;
-use examples::{announce, thousands, Args};
 
-const USAGE: &str = "\
+const USAGE: Usage = Usage {
+    name: "busy_poll_echo",
+    text: "\
 usage: busy_poll_echo [--addr HOST:PORT] [--secs N] [--quiet]
 
 A TCP echo server on one thread that polls every socket in a tight loop
@@ -48,32 +50,21 @@ options:
                     (default: run until killed, with no summary)
   --quiet           do not log connections on stderr
   --help            show this help
-";
+",
+};
 
 /// Bytes read from a connection in one call.
 const CHUNK: usize = 16 * 1024;
 
 fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1), &["quiet", "help"])
-        .and_then(|a| a.reject_unknown(&["addr", "secs", "quiet", "help"]).map(|()| a))
-    {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("busy_poll_echo: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let args = match USAGE.args(&["quiet"], &["addr", "secs"]) {
+        Ok(args) => args,
+        Err(exit) => return exit,
     };
-    if args.flag("help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
     let run_for = match args.value("secs").map(|s| s.parse::<f64>().map(Duration::try_from_secs_f64)) {
         None => None,
         Some(Ok(Ok(d))) => Some(d),
-        Some(_) => {
-            eprintln!("busy_poll_echo: --secs needs a non-negative number of seconds\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+        Some(_) => return USAGE.error("--secs needs a non-negative number of seconds"),
     };
     let addr = args.value("addr").unwrap_or("127.0.0.1:8084");
     match serve(addr, run_for, args.flag("quiet")) {

@@ -9,12 +9,15 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use examples::cli::{announce, Usage};
 use examples::frame::{echo_frames, write_frame, FrameReader, DEFAULT_MAX_FRAME};
-use examples::{announce, stdin, Args};
+use examples::stdin;
 use net::{TcpListener, TcpStream};
 use runtime::io::AsyncWriteExt;
 
-const USAGE: &str = "\
+const USAGE: Usage = Usage {
+    name: "framed",
+    text: "\
 usage: framed server [--addr HOST:PORT] [--max-frame BYTES]
        framed client HOST:PORT [--max-frame BYTES]
 
@@ -29,22 +32,17 @@ options:
   --max-frame BYTES  largest payload accepted; a longer declared length closes
                      the connection with an error (default 16777216)
   --help             show this help
-";
+",
+};
 
 fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1), &["help"])
-        .and_then(|a| a.reject_unknown(&["addr", "max-frame", "help"]).map(|()| a))
-    {
-        Ok(a) => a,
-        Err(e) => return usage_error(&e),
+    let args = match USAGE.args(&[], &["addr", "max-frame"]) {
+        Ok(args) => args,
+        Err(exit) => return exit,
     };
-    if args.flag("help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
     let max_frame = match args.parsed("max-frame", DEFAULT_MAX_FRAME) {
         Ok(m) => m,
-        Err(e) => return usage_error(&e),
+        Err(e) => return USAGE.error(e),
     };
     let res = match args.positional.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["server"] => {
@@ -52,7 +50,7 @@ fn main() -> ExitCode {
             runtime::block_on(server(addr, max_frame))
         }
         ["client", addr] if args.value("addr").is_none() => runtime::block_on(client(addr.to_owned(), max_frame)),
-        _ => return usage_error("expected `server [--addr HOST:PORT]` or `client HOST:PORT`"),
+        _ => return USAGE.error("expected `server [--addr HOST:PORT]` or `client HOST:PORT`"),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -61,11 +59,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("framed: {msg}\n\n{USAGE}");
-    ExitCode::from(2)
 }
 
 async fn server(addr: String, max_frame: usize) -> io::Result<()> {

@@ -10,11 +10,14 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use examples::delay::{Background, Config};
-use examples::http::{get, get_blocking, Response, Url};
-use examples::Args;
+use examples::cli::{Args, Usage};
+use examples::http::client::{get, get_blocking};
+use examples::http::proto::{Response, Url};
+use examples::servers::delay::{Background, Config};
 
-const USAGE: &str = "\
+const USAGE: Usage = Usage {
+    name: "http_client",
+    text: "\
 usage: http_client [URL...] [-n N] [--mode blocking|concurrent|both] [--timeout SECS] [--delay-ms MS]
 
 Sends N GET requests per URL (http://host[:port]/path): with a blocking
@@ -33,7 +36,8 @@ options:
 exit status: 0 if every request got a complete response (whatever its status);
 1 if one did not (refused, timed out, malformed, cut short), with one line
 on stderr saying why; 2 for a bad option or URL.
-";
+",
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
@@ -52,19 +56,13 @@ struct Options {
 fn main() -> ExitCode {
     // `-n N` is the one short option: spell it as the parser's `--n`.
     let argv = std::env::args().skip(1).map(|a| if a == "-n" { "--n".to_owned() } else { a });
-    let args = match Args::parse(argv, &["help"])
-        .and_then(|a| a.reject_unknown(&["n", "mode", "timeout", "delay-ms", "help"]).map(|()| a))
-    {
-        Ok(a) => a,
-        Err(e) => return usage_error(&e),
+    let args = match USAGE.args_from(argv, &[], &["n", "mode", "timeout", "delay-ms"]) {
+        Ok(args) => args,
+        Err(exit) => return exit,
     };
-    if args.flag("help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
     let (opts, delay) = match options(&args) {
         Ok(o) => o,
-        Err(e) => return usage_error(&e),
+        Err(e) => return USAGE.error(e),
     };
     let urls: Vec<Url> = match args.positional.iter().map(|u| Url::parse(u)).collect() {
         Ok(urls) => urls,
@@ -76,7 +74,7 @@ fn main() -> ExitCode {
     let res = if urls.is_empty() {
         demo(opts, delay.unwrap_or(Duration::from_secs(1)))
     } else if delay.is_some() {
-        return usage_error("--delay-ms applies only without URL (to the in-process server)");
+        return USAGE.error("--delay-ms applies only without URL (to the in-process server)");
     } else {
         urls.iter().try_for_each(|url| fetch_all(url, opts))
     };
@@ -87,11 +85,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn usage_error(e: &str) -> ExitCode {
-    eprintln!("http_client: {e}\n\n{USAGE}");
-    ExitCode::from(2)
 }
 
 /// The options, and the in-process server's delay if `--delay-ms` was given.

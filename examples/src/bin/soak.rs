@@ -16,12 +16,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use examples::Args;
+use examples::cli::{self, Args};
 use net::TcpStream;
 use runtime::io::{AsyncReadExt, AsyncWriteExt};
 use runtime::time::{sleep, sleep_until, timeout};
 
-const USAGE: &str = "\
+const USAGE: cli::Usage = cli::Usage {
+    name: "soak",
+    text: "\
 usage: soak [--secs N] [--warmup-secs N] [--every N] [--long N] [--period-ms MS]
             [--churners N] [--addr HOST:PORT [--pid PID]] [--server PATH]
 
@@ -49,7 +51,8 @@ options:
   --pid PID         that server's process id, for its fds and RSS (with --addr)
   --server PATH     the async_echo binary to start (default: next to this one)
   --help            show this help
-";
+",
+};
 
 /// Most the server's RSS may grow after the warm-up, in percent.
 const MAX_RSS_GROWTH_PERCENT: u64 = 20;
@@ -71,13 +74,7 @@ struct Options {
     server: Option<PathBuf>,
 }
 
-fn parse() -> Result<Option<Options>, String> {
-    let known = ["secs", "warmup-secs", "every", "long", "period-ms", "churners", "addr", "pid", "server", "help"];
-    let args = Args::parse(std::env::args().skip(1), &["help"])?;
-    args.reject_unknown(&known)?;
-    if args.flag("help") {
-        return Ok(None);
-    }
+fn parse(args: &Args) -> Result<Options, String> {
     if let Some(extra) = args.positional.first() {
         return Err(format!("unexpected argument {extra:?}"));
     }
@@ -101,20 +98,18 @@ fn parse() -> Result<Option<Options>, String> {
     if opts.pid.is_some() && opts.addr.is_none() {
         return Err("--pid goes with --addr".to_owned());
     }
-    Ok(Some(opts))
+    Ok(opts)
 }
 
 fn main() -> ExitCode {
-    let opts = match parse() {
-        Ok(Some(opts)) => opts,
-        Ok(None) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("soak: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let options = ["secs", "warmup-secs", "every", "long", "period-ms", "churners", "addr", "pid", "server"];
+    let args = match USAGE.args(&[], &options) {
+        Ok(args) => args,
+        Err(exit) => return exit,
+    };
+    let opts = match parse(&args) {
+        Ok(opts) => opts,
+        Err(e) => return USAGE.error(e),
     };
     match run(opts) {
         Ok(true) => ExitCode::SUCCESS,

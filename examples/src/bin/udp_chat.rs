@@ -11,10 +11,13 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::task::Poll;
 
-use examples::{announce, stdin, Args};
+use examples::cli::{announce, Usage};
+use examples::stdin;
 use net::UdpSocket;
 
-const USAGE: &str = "\
+const USAGE: Usage = Usage {
+    name: "udp_chat",
+    text: "\
 usage: udp_chat server [--addr HOST:PORT] [--quiet]
        udp_chat client HOST:PORT
 
@@ -30,7 +33,8 @@ options:
   --addr HOST:PORT  address to listen on (default 127.0.0.1:9999; port 0 picks a free port)
   --quiet           do not log clients joining on stderr
   --help            show this help
-";
+",
+};
 
 /// Longest message relayed in full; longer datagrams are cut (and marked).
 const MAX_MESSAGE: usize = 4096;
@@ -40,23 +44,17 @@ const MAX_MESSAGE: usize = 4096;
 const MAX_CLIENTS: usize = 1024;
 
 fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1), &["quiet", "help"])
-        .and_then(|a| a.reject_unknown(&["addr", "quiet", "help"]).map(|()| a))
-    {
-        Ok(a) => a,
-        Err(e) => return usage_error(&e),
+    let args = match USAGE.args(&["quiet"], &["addr"]) {
+        Ok(args) => args,
+        Err(exit) => return exit,
     };
-    if args.flag("help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
     let res = match args.positional.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["server"] => {
             let addr = args.value("addr").unwrap_or("127.0.0.1:9999").to_owned();
             runtime::block_on(server(addr, args.flag("quiet")))
         }
         ["client", addr] if args.value("addr").is_none() => runtime::block_on(client(addr.to_owned())),
-        _ => return usage_error("expected `server [--addr HOST:PORT]` or `client HOST:PORT`"),
+        _ => return USAGE.error("expected `server [--addr HOST:PORT]` or `client HOST:PORT`"),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -65,11 +63,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("udp_chat: {msg}\n\n{USAGE}");
-    ExitCode::from(2)
 }
 
 async fn server(addr: String, quiet: bool) -> io::Result<()> {

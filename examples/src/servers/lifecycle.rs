@@ -1,26 +1,177 @@
-//! Graceful shutdown for the example servers: on SIGINT or SIGTERM stop
-//! accepting, let open connections finish for up to a grace period, return.
+//! How the example HTTP servers run their connections, from accept to
+//! close, and how they stop.
 //!
-//! [`serve_until_signal`] runs the accept loop and the grace period; each
-//! connection gets a [`Drain`] that tells it the server is shutting down,
-//! so a connection between requests closes at once and one in the middle
-//! of a request answers it (`Connection: close`) before closing. A second
-//! signal ends the grace period early.
+//! - [`accept_loop`] / [`accept_until`]: accept connections and hand each
+//!   to its task; running out of file descriptors pauses, it does not fail.
+//! - [`IdleTimer`]: drop a connection that made no progress for a while.
+//! - [`linger_close`]: close without destroying the last response in flight.
+//! - Graceful shutdown: on SIGINT or SIGTERM stop accepting, let open
+//!   connections finish for up to a grace period, return.
+//!   [`serve_until_signal`] runs the accept loop and the grace period; each
+//!   connection gets a [`Drain`] that tells it the server is shutting down,
+//!   so a connection between requests closes at once and one in the middle
+//!   of a request answers it (`Connection: close`) before closing. A second
+//!   signal ends the grace period early. [`listen_and_announce`] binds and
+//!   announces the address only once the signals are caught.
 
 use std::future::{poll_fn, Future};
 use std::io;
+use std::net::Shutdown;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use net::{TcpListener, TcpStream};
+use runtime::io::AsyncReadExt;
 use runtime::signal::{signal, Signal, SignalKind};
 use runtime::sync::{mpsc, oneshot};
-use runtime::time::timeout;
+use runtime::time::{sleep, sleep_until, timeout, Sleep};
 
-use super::server::accept_until;
+/// How long to pause accepting when the process is out of file descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Most connections [`accept_until`] accepts in a row without polling its stop.
+const STOP_CHECK_EVERY: usize = 64;
+/// How long a closing connection keeps reading (and discarding) what the
+/// client still sends, so our last response is not destroyed by a reset.
+const LINGER: Duration = Duration::from_secs(2);
+/// Most bytes discarded while lingering.
+const LINGER_BYTES: usize = 1 << 20;
+
+/// Accepts connections forever, handing each to `on_connection` (which
+/// spawns its task). Running out of file descriptors pauses accepting
+/// instead of failing; connections reset before we accept them are skipped.
+pub async fn accept_loop(listener: &TcpListener, on_connection: impl FnMut(TcpStream)) -> io::Result<()> {
+    accept_until(listener, |_| Poll::Pending, on_connection).await
+}
+
+/// Like [`accept_loop`], until `stop` is ready: then returns `Ok(())`.
+/// `stop` is polled whenever there is nothing to accept, and after every 64
+/// connections of a flood: a flood delays a stop request by at most that
+/// many connections, and does not pay for polling `stop` (which can cost
+/// a syscall) on each one.
+pub async fn accept_until(
+    listener: &TcpListener,
+    mut stop: impl FnMut(&mut Context<'_>) -> Poll<()>,
+    mut on_connection: impl FnMut(TcpStream),
+) -> io::Result<()> {
+    let mut backoff: Option<Sleep> = None;
+    let mut unchecked = 0;
+    loop {
+        let accepted = poll_fn(|cx| {
+            if let Some(pause) = backoff.as_mut() {
+                if Pin::new(pause).poll(cx).is_pending() {
+                    return stop(cx).map(|()| None);
+                }
+                backoff = None;
+            }
+            if unchecked < STOP_CHECK_EVERY {
+                if let Poll::Ready(res) = listener.poll_accept(cx) {
+                    unchecked += 1;
+                    return Poll::Ready(Some(res));
+                }
+            }
+            unchecked = 0;
+            if stop(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            listener.poll_accept(cx).map(Some)
+        })
+        .await;
+        match accepted {
+            None => return Ok(()),
+            Some(Ok((stream, _peer))) => on_connection(stream),
+            Some(Err(e)) if is_resource_exhaustion(&e) => {
+                // The connection stays queued in the kernel; retrying at once
+                // would fail again and spin.
+                eprintln!("accept failed: {e}; retrying in {} ms", ACCEPT_BACKOFF.as_millis());
+                backoff = Some(sleep(ACCEPT_BACKOFF));
+            }
+            Some(Err(e)) if matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset) => {}
+            Some(Err(e)) => return Err(io::Error::new(e.kind(), format!("accept: {e}"))),
+        }
+    }
+}
+
+/// EMFILE / ENFILE (out of fds) and ENOBUFS / ENOMEM: transient, wait them out.
+fn is_resource_exhaustion(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+}
+
+/// Drops a connection that made no progress for a while.
+///
+/// One timer per connection, moved lazily: [`touch`](Self::touch) only
+/// records the time, and when the timer fires early because of a touch it
+/// is re-armed for the new deadline. So a busy connection costs a clock
+/// read per touch, not a timer insertion per request.
+#[derive(Debug)]
+pub struct IdleTimer {
+    limit: Duration,
+    /// When the connection last made progress.
+    last: Instant,
+    /// Fires at or before `last + limit`.
+    sleep: Sleep,
+}
+
+impl IdleTimer {
+    /// A timer that expires `limit` from now unless touched.
+    pub fn new(limit: Duration) -> IdleTimer {
+        let now = Instant::now();
+        IdleTimer { limit, last: now, sleep: sleep_until(now + limit) }
+    }
+
+    /// Records progress: the deadline moves to `limit` from now.
+    pub fn touch(&mut self) {
+        self.last = Instant::now();
+    }
+
+    /// Runs `future` until it completes (`Some`) or the connection has been
+    /// idle for `limit` (`None`, and `future` is dropped).
+    pub async fn guard<F: Future>(&mut self, future: F) -> Option<F::Output> {
+        let mut future = pin!(future);
+        poll_fn(|cx| {
+            if let Poll::Ready(v) = future.as_mut().poll(cx) {
+                return Poll::Ready(Some(v));
+            }
+            // At most two passes: after a re-arm the deadline is in the future.
+            for _ in 0..2 {
+                if Pin::new(&mut self.sleep).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                let due = self.last + self.limit;
+                if due <= Instant::now() {
+                    return Poll::Ready(None);
+                }
+                self.sleep.reset(due);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// Closes gracefully: sends FIN, then discards what the client still sends
+/// until it closes too (at most [`LINGER`] and a megabyte), so unread
+/// request bytes cannot make the kernel reset the connection and destroy
+/// the response in flight (the "lingering close" of RFC 9112 §9.6).
+pub async fn linger_close(stream: &TcpStream) {
+    if stream.shutdown(Shutdown::Write).is_err() {
+        return;
+    }
+    let _ = timeout(LINGER, async {
+        let mut reader = stream;
+        let mut buf = [0u8; 512];
+        let mut total = 0;
+        while total < LINGER_BYTES {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    })
+    .await;
+}
 
 /// SIGINT and SIGTERM, listened for from creation on: create it before
 /// announcing the server, so an early signal is neither lost nor fatal.
@@ -52,13 +203,13 @@ impl ShutdownSignals {
 
 /// Binds `addr`, starts listening for SIGINT and SIGTERM, and only then
 /// announces the bound address (`listening on ADDR`, see
-/// [`announce`](crate::announce)): a signal sent right after the
+/// [`announce`](crate::cli::announce)): a signal sent right after the
 /// announcement is not lost. A bind error names `addr`.
 pub async fn listen_and_announce(addr: &str) -> io::Result<(TcpListener, ShutdownSignals)> {
     let listener =
         TcpListener::bind(addr).await.map_err(|e| io::Error::new(e.kind(), format!("binding {addr}: {e}")))?;
     let signals = ShutdownSignals::listen()?;
-    crate::announce(listener.local_addr()?);
+    crate::cli::announce(listener.local_addr()?);
     Ok((listener, signals))
 }
 
@@ -227,6 +378,22 @@ mod tests {
                 assert!(d.is_draining());
                 assert_eq!(d.unless_draining(std::future::pending::<()>()).await, None);
             }
+        });
+    }
+
+    #[test]
+    fn idle_timer_fires_only_after_a_quiet_limit() {
+        runtime::block_on(async {
+            let limit = Duration::from_millis(60);
+            let mut idle = IdleTimer::new(limit);
+            let start = Instant::now();
+            // Touching halfway pushes the deadline out.
+            assert_eq!(idle.guard(runtime::time::sleep(limit / 2)).await, Some(()));
+            idle.touch();
+            let touched = Instant::now();
+            assert_eq!(idle.guard(runtime::time::sleep(Duration::from_secs(10))).await, None);
+            assert!(touched.elapsed() >= limit);
+            assert!(start.elapsed() < Duration::from_secs(5));
         });
     }
 }
