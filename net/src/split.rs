@@ -46,19 +46,103 @@ pub trait SplitStream: sealed::Stream + Sized {}
 
 /// The reading half of a stream's `split`: borrowed, for reading and
 /// writing at the same time in one task.
+///
+/// ```
+/// use net::{TcpListener, TcpStream};
+/// use runtime::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// runtime::block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let mut client = TcpStream::connect(listener.local_addr()?).await?;
+///     let (mut server, _) = listener.accept().await?;
+///
+///     // Both halves borrow `server`; each has its own waker slot, so a
+///     // `select` over a read and a write on them is fine.
+///     let (mut reader, mut writer) = server.split();
+///     writer.write_all(b"hello").await?;
+///     client.write_all(b"hi").await?;
+///     let mut buf = [0u8; 2];
+///     reader.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"hi");
+///
+///     let mut greeting = [0u8; 5];
+///     client.read_exact(&mut greeting).await?;
+///     assert_eq!(&greeting, b"hello");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct ReadHalf<'a, S: SplitStream>(pub(crate) &'a S);
 
-/// The writing half of a stream's `split`.
+/// The writing half of a stream's `split`; see [`ReadHalf`] for an example.
+/// Dropping it does not shut down the write side (the stream is only
+/// borrowed): call `shutdown` for that.
 pub struct WriteHalf<'a, S: SplitStream>(pub(crate) &'a S);
 
 /// The reading half of a stream's `into_split`: owned, `Send`, movable to
 /// another task. The socket closes when both halves are dropped.
+///
+/// ```
+/// use net::{TcpListener, TcpStream};
+/// use runtime::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// runtime::block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let client = TcpStream::connect(listener.local_addr()?).await?;
+///     let (mut server, _) = listener.accept().await?;
+///
+///     // One task reads while this one writes: neither waits for the other.
+///     let (mut reader, writer) = client.into_split();
+///     let printer = runtime::spawn(async move {
+///         let mut echoed = Vec::new();
+///         reader.read_to_end(&mut echoed).await?;
+///         Ok::<_, std::io::Error>((reader, echoed))
+///     });
+///     let mut buf = [0u8; 5];
+///     let mut writer = writer;
+///     writer.write_all(b"hello").await?;
+///     server.read_exact(&mut buf).await?;
+///     server.write_all(&buf).await?;
+///     drop(server); // the reader sees EOF
+///
+///     let (reader, echoed) = printer.await??;
+///     assert_eq!(echoed, b"hello");
+///     // Back together: the same stream.
+///     let stream = reader.reunite(writer).expect("halves of one stream");
+///     assert!(stream.peer_addr().is_ok());
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct OwnedReadHalf<S: SplitStream> {
     inner: Arc<S>,
 }
 
 /// The writing half of a stream's `into_split`. Dropping it shuts down the
 /// write side (the peer sees EOF) unless [`OwnedWriteHalf::forget`] was called.
+///
+/// ```
+/// use net::{TcpListener, TcpStream};
+/// use runtime::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// runtime::block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let client = TcpStream::connect(listener.local_addr()?).await?;
+///     let (mut server, _) = listener.accept().await?;
+///
+///     let (_reader, mut writer) = client.into_split();
+///     let sender = runtime::spawn(async move {
+///         writer.write_all(b"last words").await
+///         // `writer` is dropped here: the server reads EOF next.
+///     });
+///     sender.await??;
+///     let mut all = Vec::new();
+///     server.read_to_end(&mut all).await?;
+///     assert_eq!(all, b"last words");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct OwnedWriteHalf<S: SplitStream> {
     inner: Arc<S>,
     shutdown_on_drop: bool,

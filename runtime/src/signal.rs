@@ -201,6 +201,40 @@ impl fmt::Debug for Signal {
 }
 
 /// Waits for `SIGINT` (Ctrl-C).
+///
+/// From the first call on, Ctrl-C no longer kills the process: it is this
+/// future's to handle. To stop a loop on Ctrl-C, race each wait of the
+/// loop against it (a server races its `accept` the same way; see the
+/// `async_echo` example):
+///
+/// ```no_run
+/// use std::future::{poll_fn, Future};
+/// use std::pin::pin;
+/// use std::task::Poll;
+/// use std::time::Duration;
+///
+/// runtime::block_on(async {
+///     let mut interrupted = pin!(runtime::signal::ctrl_c());
+///     let mut every_second = runtime::time::interval(Duration::from_secs(1));
+///     loop {
+///         // Whichever comes first: the next tick, or Ctrl-C.
+///         let tick = poll_fn(|cx| {
+///             if let Poll::Ready(res) = interrupted.as_mut().poll(cx) {
+///                 return Poll::Ready(res.map(|()| None));
+///             }
+///             every_second.poll_tick(cx).map(|at| Ok(Some(at)))
+///         })
+///         .await?;
+///         match tick {
+///             Some(at) => println!("still working at {at:?}; Ctrl-C stops"),
+///             None => break,
+///         }
+///     }
+///     println!("interrupted: shutting down");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub async fn ctrl_c() -> io::Result<()> {
     let mut sig = signal(SignalKind::interrupt())?;
     sig.recv().await.ok_or_else(|| io::Error::other("the runtime shut down while waiting for Ctrl-C"))

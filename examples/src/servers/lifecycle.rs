@@ -153,7 +153,7 @@ impl IdleTimer {
 }
 
 /// Closes gracefully: sends FIN, then discards what the client still sends
-/// until it closes too (at most [`LINGER`] and a megabyte), so unread
+/// until it closes too (at most 2 s and a megabyte), so unread
 /// request bytes cannot make the kernel reset the connection and destroy
 /// the response in flight (the "lingering close" of RFC 9112 §9.6).
 pub async fn linger_close(stream: &TcpStream) {

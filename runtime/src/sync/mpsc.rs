@@ -35,6 +35,23 @@ use std::task::{Context, Poll, Waker};
 ///
 /// # Panics
 /// If `capacity` is zero.
+///
+/// The bound is the backpressure: a full channel makes `send` wait (and
+/// `try_send` fail) until the receiver takes a message.
+///
+/// ```
+/// use runtime::sync::mpsc::{self, TrySendError};
+///
+/// runtime::block_on(async {
+///     let (tx, mut rx) = mpsc::channel(1);
+///     tx.send("first").await.unwrap();
+///     // Full: no room until the receiver takes "first".
+///     assert!(matches!(tx.try_send("second"), Err(TrySendError::Full("second"))));
+///     assert_eq!(rx.recv().await, Some("first"));
+///     tx.try_send("second").unwrap();
+///     assert_eq!(rx.recv().await, Some("second"));
+/// });
+/// ```
 pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(capacity > 0, "mpsc::channel capacity must be at least 1");
     let chan = Chan::new(Some(capacity));
@@ -140,6 +157,33 @@ impl<T> Chan<T> {
 }
 
 /// The sending half of a bounded channel; clone it for more producers.
+///
+/// The channel stays open while any clone lives; the receiver gets `None`
+/// once every one is dropped and the queue is empty. From a thread outside
+/// the runtime, [`blocking_send`](Sender::blocking_send) waits for room.
+///
+/// ```
+/// use runtime::sync::mpsc;
+///
+/// runtime::block_on(async {
+///     let (tx, mut rx) = mpsc::channel(8);
+///     for id in 0..3 {
+///         let tx = tx.clone();
+///         runtime::spawn(async move { tx.send(id).await.unwrap() });
+///     }
+///     // And one producer on a plain thread.
+///     let from_thread = tx.clone();
+///     std::thread::spawn(move || from_thread.blocking_send(10).unwrap());
+///     drop(tx); // only the clones keep the channel open now
+///
+///     let mut got = Vec::new();
+///     while let Some(id) = rx.recv().await {
+///         got.push(id);
+///     }
+///     got.sort();
+///     assert_eq!(got, [0, 1, 2, 10]);
+/// });
+/// ```
 pub struct Sender<T> {
     chan: Arc<Chan<T>>,
 }
@@ -150,6 +194,29 @@ pub struct UnboundedSender<T> {
 }
 
 /// The receiving half of either kind of channel.
+///
+/// [`recv`](Receiver::recv) waits for the next message and returns `None`
+/// once every sender is gone and the queue is drained;
+/// [`close`](Receiver::close) refuses new messages but keeps the queued ones.
+/// (Unlike tokio's, a closed receiver still waits for its senders to be
+/// dropped before `recv` returns `None`.)
+///
+/// ```
+/// use runtime::sync::mpsc::{self, TryRecvError};
+///
+/// runtime::block_on(async {
+///     let (tx, mut rx) = mpsc::unbounded_channel();
+///     assert!(matches!(rx.try_recv(), Err(TryRecvError::Empty)));
+///     tx.send(1).unwrap();
+///     tx.send(2).unwrap();
+///     rx.close();
+///     assert!(tx.send(3).is_err(), "closed: the value comes back in the error");
+///     assert_eq!(rx.recv().await, Some(1));
+///     assert_eq!(rx.recv().await, Some(2));
+///     drop(tx);
+///     assert_eq!(rx.recv().await, None);
+/// });
+/// ```
 pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
 }

@@ -50,6 +50,33 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
 }
 
 /// A periodic timer; also a `futures_core::Stream` of tick instants.
+///
+/// Ticks stay on the `start + k * period` grid however long the work
+/// between them takes; when the work overruns several periods,
+/// [`MissedTickBehavior`] says what happens to the missed ticks (by
+/// default they fire at once, one after another, to catch up).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use runtime::time::{interval, sleep, MissedTickBehavior};
+///
+/// runtime::block_on(async {
+///     let period = Duration::from_millis(10);
+///     let mut ticks = interval(period);
+///     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+///     let start = ticks.tick().await; // the first tick is immediate
+///     // Work that overruns three periods: the ticks due at +10, +20 and
+///     // +30 ms are missed.
+///     sleep(Duration::from_millis(35)).await;
+///     let late = ticks.tick().await; // the +10 tick, late, at once
+///     assert_eq!(late - start, period);
+///     let next = ticks.tick().await; // +20 and +30 skipped: back on the grid
+///     let since = next - start; // +40 ms, or later on a busy machine
+///     assert!(since > Duration::from_millis(35));
+///     assert_eq!(since.as_nanos() % period.as_nanos(), 0, "on the grid");
+///     assert!(Instant::now() >= next);
+/// });
+/// ```
 #[derive(Debug)]
 #[must_use = "an interval does nothing unless ticked"]
 pub struct Interval {

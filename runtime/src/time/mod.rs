@@ -158,6 +158,26 @@ struct Entry {
 ///
 /// It registers with the runtime polling it; dropping it cancels the timer,
 /// on any thread. It must be polled inside a weft runtime.
+///
+/// A `Sleep` can be kept and moved to a later deadline with
+/// [`reset`](Sleep::reset), e.g. an idle timeout that restarts on every
+/// message. It is `Unpin`, so `&mut sleep` can be awaited, and awaited
+/// again after a reset.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use runtime::time::sleep;
+///
+/// runtime::block_on(async {
+///     let mut idle = sleep(Duration::from_millis(50));
+///     assert!(!idle.is_elapsed());
+///     // Activity: push the deadline back, without a new timer.
+///     idle.reset(Instant::now() + Duration::from_millis(5));
+///     (&mut idle).await;
+///     assert!(idle.is_elapsed());
+///     assert!(Instant::now() >= idle.deadline());
+/// });
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
