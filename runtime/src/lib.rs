@@ -31,7 +31,8 @@
 //!
 //! # Layout
 //!
-//! Lower layers never name higher ones:
+//! Lower layers never name higher ones (the private modules are named in
+//! plain text; `docs/design.md` in the repository has the whole picture):
 //!
 //! - `sys`: one poller backend per OS (`epoll.rs`, `kqueue.rs`) and the
 //!   syscall helper; nothing else in the crate makes a syscall.
@@ -45,7 +46,10 @@
 //! - `scheduler`: the loop that runs tasks, waits for the driver and fires timers.
 //! - [`io`]: [`io::AsyncRead`] / [`io::AsyncWrite`], their extension futures,
 //!   and [`io::Async`], the generic I/O type `net` builds sockets on.
-//! - [`sync`], [`signal`], [`spawn_blocking`]: channels, Unix signals, the blocking pool.
+//! - [`sync`], [`signal`], [`spawn_blocking`], [`task_local!`]: channels and
+//!   locks, Unix signals, the blocking pool, task-local storage.
+//! - `util`: one of each building block: the generational slab,
+//!   the cross-thread hand-off queue, the wake slot ([`task::AtomicWaker`]).
 //! - [`Runtime`], [`Builder`], [`block_on`], [`spawn`], [`spawn_local`]: the public face.
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 

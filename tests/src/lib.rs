@@ -190,3 +190,10 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 pub mod net_util;
 pub mod support;
+
+/// The README's code, compiled and run by `cargo test` as this crate's
+/// doctest (the `rust` blocks; `sh` blocks are not Rust), so the API
+/// example there cannot drift from the API.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
