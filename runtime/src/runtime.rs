@@ -84,6 +84,7 @@ pub struct Builder {
     task_budget: u32,
     worker_threads: usize,
     pin_workers: bool,
+    trace: bool,
 }
 
 impl Default for Builder {
@@ -101,6 +102,7 @@ impl Builder {
             task_budget: DEFAULT_TASK_BUDGET,
             worker_threads: 1,
             pin_workers: false,
+            trace: std::env::var_os("WEFT_TRACE").is_some_and(|v| v == "1"),
         }
     }
 
@@ -140,6 +142,15 @@ impl Builder {
         self
     }
 
+    /// Prints one line per loop tick on stderr: tasks polled, wakes by
+    /// source (I/O, timer, other thread), events returned and time parked
+    /// in the kernel (default: on if the environment has `WEFT_TRACE=1`).
+    /// Off, it costs one branch per tick.
+    pub fn trace(mut self, on: bool) -> Builder {
+        self.trace = on;
+        self
+    }
+
     /// How many kernel events one wait can return (default 1024, at least 1).
     pub fn max_events(mut self, events: usize) -> Builder {
         self.max_events = events.max(1);
@@ -148,8 +159,12 @@ impl Builder {
 
     /// Creates the runtime: an epoll (or kqueue) instance and its wake-up fd.
     pub fn build(self) -> io::Result<Runtime> {
-        let config =
-            Config { event_interval: self.event_interval, max_events: self.max_events, task_budget: self.task_budget };
+        let config = Config {
+            event_interval: self.event_interval,
+            max_events: self.max_events,
+            task_budget: self.task_budget,
+            trace: self.trace,
+        };
         let n = match self.worker_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,

@@ -1,13 +1,13 @@
 //! async_echo: a TCP echo server where every connection is its own task,
 //! all on one thread, multiplexed by epoll/kqueue.
 //!
-//! Each task reads like blocking code (wait for data, read, write it back,
-//! in a loop), yet thousands run at once: when a socket has no data, its
-//! task parks and the thread serves the others. An idle connection holds no
-//! buffer: it waits for readability first, and reads into one scratch
-//! buffer that all connections share.
+//! Each task reads like blocking code (read, write it back, until the
+//! client hangs up), yet thousands run at once: when a socket has no data,
+//! its task parks and the thread serves the others. An idle connection
+//! holds no buffer: `read_pooled` waits for data first and only then takes
+//! a buffer from the thread's pool, which gets it back once the echo is
+//! written.
 
-use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
@@ -40,15 +40,6 @@ options:
   --help            show this help
 ",
 };
-
-thread_local! {
-    /// One read buffer for every connection: all tasks run on this thread,
-    /// and a task uses it only between two awaits.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Size of the shared read buffer.
-const SCRATCH_SIZE: usize = 64 * 1024;
 
 /// How long to pause accepting when the process is out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -165,46 +156,17 @@ async fn connection(stream: TcpStream, peer: SocketAddr, opts: Options) {
 
 /// Echoes until the peer closes its side; counts the bytes in `total`.
 async fn echo(stream: &TcpStream, upper: bool, total: &mut u64) -> io::Result<()> {
-    let mut rest = Vec::new();
+    let mut writer = stream;
     loop {
-        // Idle connections wait here, holding no buffer.
-        stream.readable().await?;
-        match SCRATCH.with_borrow_mut(|buf| echo_ready(stream, buf, upper, &mut rest))? {
-            Some(0) => return Ok(()),
-            Some(n) => *total += n as u64,
-            None => continue, // woken, but the data was gone: wait again
+        // Waits here, holding no buffer, until data arrives.
+        let mut data = stream.read_pooled().await?;
+        if data.is_empty() {
+            return Ok(()); // the client closed its side
         }
-        // The socket took less than we read (its send buffer is full):
-        // wait until it drains. This is the only time a connection keeps
-        // bytes of its own.
-        if !rest.is_empty() {
-            let mut writer = stream;
-            writer.write_all(&rest).await?;
-            rest = Vec::new();
+        if upper {
+            data.make_ascii_uppercase();
         }
+        writer.write_all(&data).await?;
+        *total += data.len() as u64;
     }
-}
-
-/// Reads what is ready into the thread's scratch buffer and writes it
-/// straight back; what the socket cannot take yet goes to `rest`.
-/// `Some(0)` is end of stream, `None` means no data after all.
-fn echo_ready(stream: &TcpStream, buf: &mut Vec<u8>, upper: bool, rest: &mut Vec<u8>) -> io::Result<Option<usize>> {
-    if buf.is_empty() {
-        buf.resize(SCRATCH_SIZE, 0);
-    }
-    let n = match stream.try_read(buf) {
-        Ok(n) => n,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    if upper {
-        buf[..n].make_ascii_uppercase();
-    }
-    let written = match stream.try_write(&buf[..n]) {
-        Ok(w) => w,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-        Err(e) => return Err(e),
-    };
-    rest.extend_from_slice(&buf[written..n]);
-    Ok(Some(n))
 }

@@ -45,6 +45,8 @@ pub(crate) struct Config {
     pub(crate) max_events: usize,
     /// Leaf operations a task may complete per poll (0: unlimited).
     pub(crate) task_budget: u32,
+    /// Print one line per tick on stderr.
+    pub(crate) trace: bool,
 }
 
 /// The thread-safe part of a loop: the hook every one of its tasks holds.
@@ -164,10 +166,21 @@ pub(crate) struct Core {
     /// The `block_on` future is being polled (not a task): its `spawn`s
     /// are spread over the runtime's workers.
     in_main: Cell<bool>,
+    /// Set when each tick is traced to stderr (`Builder::trace`, `WEFT_TRACE=1`).
+    trace: Option<Trace>,
+}
+
+/// The state of the per-tick trace.
+#[derive(Debug)]
+struct Trace {
+    /// Which worker the lines are about.
+    worker: usize,
+    /// Counters at the previous line: (polls, remote wakes, waits).
+    last: Cell<(u64, u64, u64)>,
 }
 
 impl Core {
-    pub(crate) fn new(config: Config, handle: Arc<HandleInner>) -> io::Result<Core> {
+    pub(crate) fn new(config: Config, handle: Arc<HandleInner>, worker: usize) -> io::Result<Core> {
         let driver = Driver::new(config.max_events)?;
         let shared = Arc::new(Shared {
             injector: Handoff::new(),
@@ -191,6 +204,7 @@ impl Core {
             counters: Counters::default(),
             handle,
             in_main: Cell::new(false),
+            trace: config.trace.then(|| Trace { worker, last: Cell::new((0, 0, 0)) }),
         })
     }
 
@@ -319,20 +333,28 @@ impl Core {
             || self.shared.main_woken.load(Ordering::Acquire);
         let timeout =
             if busy { Some(Duration::ZERO) } else { next.map(|d| d.saturating_duration_since(self.ran_at.get())) };
-        match self.driver.borrow_mut().park(timeout) {
-            Ok(woken) => Counters::add(&self.counters.io_wakes, woken as u64),
+        let parked = match self.driver.borrow_mut().park(timeout) {
+            Ok(parked) => parked,
             // epoll_wait/kevent fail only on invalid arguments (EBADF, EFAULT,
             // EINVAL): a broken invariant, not a condition to retry.
             Err(e) => panic!("weft: waiting for I/O events failed: {e}"),
-        }
+        };
+        Counters::add(&self.counters.io_wakes, parked.woken as u64);
+        Counters::add(&self.counters.waits, 1);
+        Counters::add(&self.counters.empty_waits, u64::from(parked.events == 0));
         let now = Instant::now();
+        let parked_for = now.saturating_duration_since(self.ran_at.get());
         self.woke_at.set(now);
         self.ran_at.set(now);
         let mut due = std::mem::take(&mut *self.due.borrow_mut());
         self.timers.fire(now, &mut due);
-        Counters::add(&self.counters.timer_wakes, due.len() as u64);
+        let fired = due.len();
+        Counters::add(&self.counters.timer_wakes, fired as u64);
         wake_all(&mut due);
         *self.due.borrow_mut() = due;
+        if self.trace.is_some() {
+            self.trace_tick(parked, fired, parked_for);
+        }
         let mut deferred = self.deferred.borrow_mut();
         if !deferred.is_empty() {
             self.run_queue.borrow_mut().extend(deferred.drain(..));
@@ -371,6 +393,23 @@ impl Core {
         }
     }
 
+    /// One line on stderr about the tick that just ended (`WEFT_TRACE=1`).
+    #[cold]
+    fn trace_tick(&self, parked: driver::Parked, fired: usize, parked_for: Duration) {
+        let Some(trace) = &self.trace else { return };
+        let c = &self.counters;
+        let now = (c.polls.get(), c.remote_wakes.get(), c.waits.get());
+        let (polls, remote, ticks) = (now.0 - trace.last.get().0, now.1 - trace.last.get().1, now.2);
+        trace.last.set(now);
+        eprintln!(
+            "weft[{}] tick {ticks}: polled {polls}, woke io {} timer {fired} remote {remote}, events {}, parked {} us",
+            trace.worker,
+            parked.woken,
+            parked.events,
+            parked_for.as_micros()
+        );
+    }
+
     pub(crate) fn metrics(&self) -> Metrics {
         let mut m = Metrics {
             live_tasks: self.tasks.borrow().len(),
@@ -380,6 +419,12 @@ impl Core {
             ..Metrics::default()
         };
         self.counters.fill(&mut m);
+        let calls = &self.shared.driver.calls;
+        let read = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        m.reads = read(&calls.reads);
+        m.writes = read(&calls.writes);
+        m.accepts = read(&calls.accepts);
+        m.would_blocks = read(&calls.would_blocks);
         m
     }
 }
