@@ -253,3 +253,29 @@ fn bad_options_exit_2_and_say_why() -> io::Result<()> {
     }
     Ok(())
 }
+
+/// `echo_client`, the README's way to talk to these servers: each line
+/// typed comes back, and the end of input ends the client with status 0
+/// once everything came back. The learner servers (blocking, busy-poll)
+/// speak the same protocol.
+#[test]
+fn echo_client_sends_lines_and_prints_the_echo() -> io::Result<()> {
+    let servers: [(&str, &[&str]); 4] =
+        [("async_echo", &[]), ("callback_echo", &[]), ("blocking_echo", &[]), ("busy_poll_echo", &["--quiet"])];
+    for (bin, variant) in servers {
+        let server = Server::start(bin, variant, &[])?;
+        let mut client = Running::start("echo_client", &[&server.addr.to_string()])?;
+        client.stderr.skip_to("connected to")?;
+        let stdin = client.stdin.as_mut().ok_or_else(|| io::Error::other("no stdin"))?;
+        stdin.write_all("first line\n\nthird: 粘包\n".as_bytes())?;
+        assert_eq!(client.stdout.next()?, "first line", "{}", server.name);
+        assert_eq!(client.stdout.next()?, "", "{}", server.name);
+        assert_eq!(client.stdout.next()?, "third: 粘包", "{}", server.name);
+        stdin.write_all(b"last, unanswered before the end of input\n")?;
+        client.close_stdin();
+        let (status, rest) = client.wait(std::time::Instant::now() + tests::support::PATIENCE)?;
+        assert!(status.success(), "{}: echo_client exited with {status}", server.name);
+        assert_eq!(rest, "last, unanswered before the end of input\n", "{}", server.name);
+    }
+    Ok(())
+}

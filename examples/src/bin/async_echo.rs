@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::task::Poll;
 use std::time::Duration;
 
-use examples::cli::{announce, Usage};
+use examples::cli::{announce, Args, Error, Long, Usage};
 use net::{TcpListener, TcpStream};
 use runtime::io::AsyncWriteExt;
 use runtime::signal::{signal, SignalKind};
@@ -30,7 +30,7 @@ usage: async_echo [--addr HOST:PORT] [--upper] [--quiet] [--grace-ms MS]
 
 A TCP echo server: one task per connection, one thread.
 On SIGINT or SIGTERM it stops accepting, gives open connections up to the
-grace period to finish, and exits with status 0.
+grace period to finish (a second signal ends it), and exits with status 0.
 
 options:
   --addr HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 picks a free port)
@@ -52,16 +52,10 @@ struct Options {
 }
 
 fn main() -> ExitCode {
-    let args = match USAGE.args(&["upper", "quiet"], &["addr", "grace-ms"]) {
-        Ok(args) => args,
+    let (addr, opts) = match USAGE.parse(parse) {
+        Ok(parsed) => parsed,
         Err(exit) => return exit,
     };
-    let addr = args.value("addr").unwrap_or("127.0.0.1:8080").to_owned();
-    let grace = match args.parsed("grace-ms", 5000u64) {
-        Ok(ms) => Duration::from_millis(ms),
-        Err(e) => return USAGE.error(e),
-    };
-    let opts = Options { upper: args.flag("upper"), quiet: args.flag("quiet"), grace };
     match runtime::block_on(serve(addr, opts)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -71,10 +65,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// The address to listen on, and the options.
+fn parse(args: &mut Args) -> Result<(String, Options), Error> {
+    let mut addr = "127.0.0.1:8080".to_owned();
+    let mut opts = Options { upper: false, quiet: false, grace: Duration::from_millis(5000) };
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("addr") => addr = args.string()?,
+            Long("upper") => opts.upper = true,
+            Long("quiet") => opts.quiet = true,
+            Long("grace-ms") => opts.grace = args.millis()?,
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok((addr, opts))
+}
+
 /// What woke the accept loop.
 enum Event {
     Accepted(io::Result<(TcpStream, SocketAddr)>),
     Shutdown,
+}
+
+/// How the grace period ended.
+enum Ended {
+    AllClosed,
+    SecondSignal,
 }
 
 async fn serve(addr: String, opts: Options) -> io::Result<()> {
@@ -128,8 +144,22 @@ async fn serve(addr: String, opts: Options) -> io::Result<()> {
     if !opts.quiet {
         eprintln!("shutting down: waiting up to {} ms for open connections", opts.grace.as_millis());
     }
-    if timeout(opts.grace, closed.recv()).await.is_err() && !opts.quiet {
-        eprintln!("grace period over: closing the remaining connections");
+    let ended = poll_fn(|cx| {
+        if closed.poll_recv(cx).is_ready() {
+            return Poll::Ready(Ended::AllClosed);
+        }
+        if interrupt.poll_recv(cx).is_ready() || terminate.poll_recv(cx).is_ready() {
+            return Poll::Ready(Ended::SecondSignal);
+        }
+        Poll::Pending
+    });
+    let why = match timeout(opts.grace, ended).await {
+        Ok(Ended::AllClosed) => return Ok(()),
+        Ok(Ended::SecondSignal) => "second signal",
+        Err(_elapsed) => "grace period over",
+    };
+    if !opts.quiet {
+        eprintln!("{why}: closing the remaining connections");
     }
     Ok(())
 }

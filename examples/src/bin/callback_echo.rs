@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! cargo run -p examples --bin callback_echo
-//! nc 127.0.0.1 8080    # in several terminals: every client is served at once
+//! cargo run -p examples --bin echo_client   # in several terminals: every client is served at once
 //! ```
 //!
 //! Like `async_echo`, it serves every client on one thread and sleeps in
@@ -59,7 +59,7 @@
 //! All the unsafe code (the raw syscalls) is in the `os` module at the end.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
@@ -68,7 +68,7 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use examples::cli::{announce, Usage};
+use examples::cli::{announce, Args, Error, Long, Usage};
 use os::{Events, Poller, EVENT_READ, EVENT_WRITE};
 
 const USAGE: Usage = Usage {
@@ -79,7 +79,7 @@ usage: callback_echo [--addr HOST:PORT] [--poller NAME] [--quiet] [--grace-ms MS
 A TCP echo server written as callbacks on a hand-made event loop: one
 thread, no runtime, the kernel's poller called directly. On SIGINT or
 SIGTERM it stops accepting, gives open connections up to the grace period
-to finish, and exits with status 0.
+to finish (a second signal ends it), and exits with status 0.
 
 options:
   --addr HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 picks a free port)
@@ -106,26 +106,34 @@ struct Options {
 }
 
 fn main() -> ExitCode {
-    let args = match USAGE.args(&["quiet"], &["addr", "poller", "grace-ms"]) {
-        Ok(args) => args,
+    let (addr, poller, opts) = match USAGE.parse(parse) {
+        Ok(parsed) => parsed,
         Err(exit) => return exit,
     };
-    let poller = match os::Kind::parse(args.value("poller").unwrap_or(os::NATIVE)) {
-        Ok(kind) => kind,
-        Err(e) => return USAGE.error(e),
-    };
-    let grace = match args.parsed("grace-ms", 5000u64) {
-        Ok(ms) => Duration::from_millis(ms),
-        Err(e) => return USAGE.error(e),
-    };
-    let addr = args.value("addr").unwrap_or("127.0.0.1:8080");
-    match serve(addr, poller, Options { quiet: args.flag("quiet"), grace }) {
+    match serve(&addr, poller, opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("callback_echo: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The address to listen on, the poller, and the options.
+fn parse(args: &mut Args) -> Result<(String, os::Kind, Options), Error> {
+    let mut addr = "127.0.0.1:8080".to_owned();
+    let mut poller = os::Kind::Native;
+    let mut opts = Options { quiet: false, grace: Duration::from_millis(5000) };
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("addr") => addr = args.string()?,
+            Long("poller") => poller = os::Kind::parse(&args.string()?)?,
+            Long("quiet") => opts.quiet = true,
+            Long("grace-ms") => opts.grace = args.millis()?,
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok((addr, poller, opts))
 }
 
 fn serve(addr: &str, poller: os::Kind, opts: Options) -> io::Result<()> {
@@ -143,9 +151,16 @@ fn serve(addr: &str, poller: os::Kind, opts: Options) -> io::Result<()> {
     // The callbacks own their sockets: unregistering an fd drops its
     // callback, which closes the socket.
     event_loop.register(listener_fd, EVENT_READ, move |lp| on_acceptable(lp, &listener, opts))?;
-    event_loop.register(signals.as_raw_fd(), EVENT_READ, move |lp| on_signal(lp, &signals, listener_fd, opts))?;
+    let signals_fd = signals.as_raw_fd();
+    let mut draining = false;
+    event_loop.register(signals_fd, EVENT_READ, move |lp| {
+        on_signal(lp, &signals, listener_fd, opts, draining);
+        draining = true;
+    })?;
     event_loop.run()?;
-    if !event_loop.is_empty() && !opts.quiet {
+    // Connections still open: the deadline ended the loop, or a second
+    // signal did (which unregistered the signals, and said so).
+    if !event_loop.is_idle() && event_loop.is_registered(signals_fd) && !opts.quiet {
         eprintln!("grace period over: closing the remaining connections");
     }
     Ok(())
@@ -166,11 +181,14 @@ struct EventLoop {
     /// Once set (by a shutdown), `run` returns at this instant even if fds
     /// are still registered.
     deadline: Option<Instant>,
+    /// Registered fds that do not keep the loop running (libuv calls this
+    /// `uv_unref`): the signals, while the server drains.
+    unreferenced: HashSet<RawFd>,
 }
 
 impl EventLoop {
     fn new(poller: Box<dyn Poller>) -> EventLoop {
-        EventLoop { poller, callbacks: HashMap::new(), deadline: None }
+        EventLoop { poller, callbacks: HashMap::new(), deadline: None, unreferenced: HashSet::new() }
     }
 
     /// Calls `callback` whenever `fd` is ready for `events`, until the fd
@@ -199,17 +217,28 @@ impl EventLoop {
     fn unregister(&mut self, fd: RawFd) {
         self.poller.remove(fd);
         self.callbacks.remove(&fd);
+        self.unreferenced.remove(&fd);
     }
 
-    fn is_empty(&self) -> bool {
-        self.callbacks.is_empty()
+    /// Keeps watching `fd`, but `run` no longer waits for it alone.
+    fn unref(&mut self, fd: RawFd) {
+        self.unreferenced.insert(fd);
+    }
+
+    fn is_registered(&self, fd: RawFd) -> bool {
+        self.callbacks.contains_key(&fd)
+    }
+
+    /// True when only unreferenced fds, or none, are registered.
+    fn is_idle(&self) -> bool {
+        self.callbacks.keys().all(|fd| self.unreferenced.contains(fd))
     }
 
     /// The loop: wait until some fds are ready, call their callbacks, again,
-    /// until no fd is registered or the deadline has passed.
+    /// until no referenced fd is registered or the deadline has passed.
     fn run(&mut self) -> io::Result<()> {
         let mut ready = Vec::new();
-        while !self.is_empty() {
+        while !self.is_idle() {
             let timeout = match self.deadline {
                 None => None,
                 Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
@@ -370,14 +399,24 @@ fn is_retry(e: &io::Error) -> bool {
 }
 
 /// SIGINT or SIGTERM: stop accepting (closing the listener, so new clients
-/// are refused), stop listening for signals, and give the open connections
-/// until the grace period ends. The loop returns once the last one closes.
-fn on_signal(lp: &mut EventLoop, signals: &UnixStream, listener_fd: RawFd, opts: Options) {
+/// are refused) and give the open connections until the grace period ends;
+/// the loop returns once the last one closes. A second signal (`draining`)
+/// ends the grace period at once.
+fn on_signal(lp: &mut EventLoop, signals: &UnixStream, listener_fd: RawFd, opts: Options, draining: bool) {
     // Empty the pipe; what is in it does not matter, only that it is readable.
     let mut buf = [0u8; 64];
     while matches!((&*signals).read(&mut buf), Ok(n) if n > 0) {}
+    if draining {
+        lp.unregister(signals.as_raw_fd());
+        lp.deadline = Some(Instant::now());
+        if !opts.quiet && !lp.is_idle() {
+            eprintln!("second signal: closing the remaining connections");
+        }
+        return;
+    }
     lp.unregister(listener_fd);
-    lp.unregister(signals.as_raw_fd());
+    // Still listening, for a second signal, but not waiting for one.
+    lp.unref(signals.as_raw_fd());
     lp.deadline = Some(Instant::now() + opts.grace);
     if !opts.quiet {
         eprintln!("shutting down: waiting up to {} ms for open connections", opts.grace.as_millis());

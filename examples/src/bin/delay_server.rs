@@ -11,7 +11,7 @@ use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use examples::cli::Usage;
+use examples::cli::{Args, Error, Long, Usage};
 use examples::servers::delay::{self, Config};
 use examples::servers::lifecycle::listen_and_announce;
 
@@ -43,29 +43,10 @@ options:
 const DEFAULT_GRACE_MS: u64 = 5000;
 
 fn main() -> ExitCode {
-    let args = match USAGE.args(&[], &["addr", "delay-ms", "idle-ms", "grace-ms"]) {
-        Ok(args) => args,
+    let (addr, config, grace) = match USAGE.parse(parse) {
+        Ok(parsed) => parsed,
         Err(exit) => return exit,
     };
-    if let Some(extra) = args.positional.first() {
-        return USAGE.error(format!("unexpected argument {extra:?}"));
-    }
-    let defaults = Config::default();
-    let config = match (
-        args.parsed("delay-ms", defaults.delay.as_millis() as u64),
-        args.parsed("idle-ms", defaults.idle_timeout.as_millis() as u64),
-    ) {
-        (Ok(delay), Ok(idle)) if idle > 0 => {
-            Config { delay: Duration::from_millis(delay), idle_timeout: Duration::from_millis(idle) }
-        }
-        (Err(e), _) | (_, Err(e)) => return USAGE.error(e),
-        _ => return USAGE.error("--idle-ms must be above 0"),
-    };
-    let grace = match args.parsed("grace-ms", DEFAULT_GRACE_MS) {
-        Ok(ms) => Duration::from_millis(ms),
-        Err(e) => return USAGE.error(e),
-    };
-    let addr = args.value("addr").unwrap_or("127.0.0.1:8081").to_owned();
     match runtime::block_on(serve(addr, config, grace)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -73,6 +54,26 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The address to listen on, the server's configuration, the grace period.
+fn parse(args: &mut Args) -> Result<(String, Config, Duration), Error> {
+    let mut addr = "127.0.0.1:8081".to_owned();
+    let mut config = Config::default();
+    let mut grace = Duration::from_millis(DEFAULT_GRACE_MS);
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("addr") => addr = args.string()?,
+            Long("delay-ms") => config.delay = args.millis()?,
+            Long("idle-ms") => config.idle_timeout = args.millis()?,
+            Long("grace-ms") => grace = args.millis()?,
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    if config.idle_timeout.is_zero() {
+        return Err("--idle-ms must be above 0".into());
+    }
+    Ok((addr, config, grace))
 }
 
 async fn serve(addr: String, config: Config, grace: Duration) -> io::Result<()> {

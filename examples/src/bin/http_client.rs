@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use examples::cli::{Args, Usage};
+use examples::cli::{Args, Error, Long, Short, Usage, Value, ValueExt};
 use examples::http::client::{get, get_blocking};
 use examples::http::proto::{Response, Url};
 use examples::servers::delay::{Background, Config};
@@ -54,17 +54,11 @@ struct Options {
 }
 
 fn main() -> ExitCode {
-    // `-n N` is the one short option: spell it as the parser's `--n`.
-    let argv = std::env::args().skip(1).map(|a| if a == "-n" { "--n".to_owned() } else { a });
-    let args = match USAGE.args_from(argv, &[], &["n", "mode", "timeout", "delay-ms"]) {
-        Ok(args) => args,
+    let (opts, delay, urls) = match USAGE.parse(options) {
+        Ok(o) => o,
         Err(exit) => return exit,
     };
-    let (opts, delay) = match options(&args) {
-        Ok(o) => o,
-        Err(e) => return USAGE.error(e),
-    };
-    let urls: Vec<Url> = match args.positional.iter().map(|u| Url::parse(u)).collect() {
+    let urls: Vec<Url> = match urls.iter().map(|u| Url::parse(u)).collect() {
         Ok(urls) => urls,
         Err(e) => {
             eprintln!("http_client: {e}");
@@ -87,28 +81,35 @@ fn main() -> ExitCode {
     }
 }
 
-/// The options, and the in-process server's delay if `--delay-ms` was given.
-fn options(args: &Args) -> Result<(Options, Option<Duration>), String> {
-    let requests = args.parsed("n", 3usize)?;
-    if requests == 0 {
-        return Err("-n must be at least 1".to_owned());
+/// The options, the in-process server's delay if `--delay-ms` was given,
+/// and the URLs as written.
+fn options(args: &mut Args) -> Result<(Options, Option<Duration>, Vec<String>), Error> {
+    let mut opts = Options { requests: 3, mode: Mode::Both, timeout: Duration::from_secs(10) };
+    let (mut delay, mut urls) = (None, Vec::new());
+    while let Some(arg) = args.next()? {
+        match arg {
+            Short('n') => opts.requests = args.parsed()?,
+            Long("mode") => {
+                opts.mode = match args.string()?.as_str() {
+                    "blocking" => Mode::Blocking,
+                    "concurrent" => Mode::Concurrent,
+                    "both" => Mode::Both,
+                    other => return Err(format!("--mode {other:?}: expected blocking, concurrent or both").into()),
+                }
+            }
+            Long("timeout") => opts.timeout = args.secs()?,
+            Long("delay-ms") => delay = Some(args.millis()?),
+            Value(url) => urls.push(url.string()?),
+            _ => return Err(arg.unexpected()),
+        }
     }
-    let mode = match args.value("mode").unwrap_or("both") {
-        "blocking" => Mode::Blocking,
-        "concurrent" => Mode::Concurrent,
-        "both" => Mode::Both,
-        other => return Err(format!("--mode {other:?}: expected blocking, concurrent or both")),
-    };
-    let secs = args.parsed("timeout", 10.0f64)?;
-    let timeout = Duration::try_from_secs_f64(secs)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .ok_or_else(|| format!("--timeout {secs}: expected a number of seconds above 0"))?;
-    let delay = match args.value("delay-ms") {
-        None => None,
-        Some(_) => Some(Duration::from_millis(args.parsed("delay-ms", 0u64)?)),
-    };
-    Ok((Options { requests, mode, timeout }, delay))
+    if opts.requests == 0 {
+        return Err("-n must be at least 1".into());
+    }
+    if opts.timeout.is_zero() {
+        return Err("--timeout 0: expected a number of seconds above 0".into());
+    }
+    Ok((opts, delay, urls))
 }
 
 /// Starts a delay server on another thread and fetches from it.

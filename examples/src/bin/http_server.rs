@@ -8,7 +8,7 @@ use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use examples::cli::Usage;
+use examples::cli::{Args, Error, Long, Usage};
 use examples::servers::lifecycle::listen_and_announce;
 use examples::servers::plaintext::{self, IDLE_TIMEOUT};
 
@@ -38,20 +38,10 @@ options:
 const DEFAULT_GRACE_MS: u64 = 5000;
 
 fn main() -> ExitCode {
-    let args = match USAGE.args(&[], &["addr", "idle-ms", "grace-ms"]) {
-        Ok(args) => args,
+    let (addr, idle, grace) = match USAGE.parse(parse) {
+        Ok(parsed) => parsed,
         Err(exit) => return exit,
     };
-    if let Some(extra) = args.positional.first() {
-        return USAGE.error(format!("unexpected argument {extra:?}"));
-    }
-    let (idle, grace) =
-        match (args.parsed("idle-ms", IDLE_TIMEOUT.as_millis() as u64), args.parsed("grace-ms", DEFAULT_GRACE_MS)) {
-            (Ok(idle), Ok(grace)) if idle > 0 => (Duration::from_millis(idle), Duration::from_millis(grace)),
-            (Err(e), _) | (_, Err(e)) => return USAGE.error(e),
-            _ => return USAGE.error("--idle-ms must be above 0"),
-        };
-    let addr = args.value("addr").unwrap_or("127.0.0.1:8082").to_owned();
     match runtime::block_on(serve(addr, idle, grace)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -59,6 +49,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The address to listen on, the idle limit, the grace period.
+fn parse(args: &mut Args) -> Result<(String, Duration, Duration), Error> {
+    let mut addr = "127.0.0.1:8082".to_owned();
+    let mut idle = IDLE_TIMEOUT;
+    let mut grace = Duration::from_millis(DEFAULT_GRACE_MS);
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("addr") => addr = args.string()?,
+            Long("idle-ms") => idle = args.millis()?,
+            Long("grace-ms") => grace = args.millis()?,
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    if idle.is_zero() {
+        return Err("--idle-ms must be above 0".into());
+    }
+    Ok((addr, idle, grace))
 }
 
 async fn serve(addr: String, idle: Duration, grace: Duration) -> io::Result<()> {

@@ -84,7 +84,7 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use examples::cli::{thousands, Args, Usage};
+use examples::cli::{thousands, Args, Error, Long, Usage};
 use examples::measure::load::{Load, Report, MESSAGE_LEN};
 use examples::measure::plot::{svg, Panel, Series};
 use examples::measure::procfs::{cpu_ticks, rss_kib, threads_of, ticks_per_second};
@@ -180,14 +180,9 @@ struct Options {
 }
 
 fn main() -> ExitCode {
-    let options = ["clients", "idle", "models", "svg", "tsv", "secs", "idle-secs", "load-threads"];
-    let args = match USAGE.args(&["quick"], &options) {
-        Ok(args) => args,
-        Err(exit) => return exit,
-    };
-    let opts = match parse_options(&args) {
+    let opts = match USAGE.parse(parse_options) {
         Ok(opts) => opts,
-        Err(e) => return USAGE.error(e),
+        Err(exit) => return exit,
     };
     match run(&opts) {
         Ok(()) => ExitCode::SUCCESS,
@@ -199,43 +194,51 @@ fn main() -> ExitCode {
 }
 
 /// The options, from the command line.
-fn parse_options(args: &Args) -> Result<Options, String> {
-    let quick = args.flag("quick");
-    let clients = list(args.value("clients").unwrap_or(if quick { "1,10,100" } else { "1,10,100,1000" }), "--clients")?;
-    if clients.contains(&0) {
-        return Err("--clients: every number must be at least 1".to_owned());
-    }
-    let all = models();
-    let models = match args.value("models") {
-        None => all,
-        Some(keys) => keys
-            .split(',')
-            .map(|key| {
-                all.iter().find(|m| m.key == key.trim()).cloned().ok_or_else(|| format!("--models: no model {key:?}"))
-            })
-            .collect::<Result<_, _>>()?,
-    };
-    let secs = |name: &str, default: f64| -> Result<Duration, String> {
-        let s: f64 = args.parsed(name, default)?;
-        Duration::try_from_secs_f64(s).map_err(|_| format!("--{name} {s}: not a number of seconds"))
-    };
-    let svg = match args.value("svg") {
-        Some(path) => PathBuf::from(path),
-        None => {
-            Layout::of_current_exe().map_or_else(|_| "io_models.svg".into(), |l| l.target_dir.join("io_models.svg"))
+fn parse_options(args: &mut Args) -> Result<Options, Error> {
+    let (mut quick, mut clients, mut chosen, mut window, mut idle_window) = (false, None, None, None, None);
+    let (mut idle, mut svg, mut tsv, mut load_threads) = (100, None, None, default_load_threads());
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("quick") => quick = true,
+            Long("clients") => clients = Some(list(&args.string()?, "--clients")?),
+            Long("idle") => idle = args.parsed()?,
+            Long("models") => chosen = Some(chosen_models(&args.string()?)?),
+            Long("svg") => svg = Some(PathBuf::from(args.value()?)),
+            Long("tsv") => tsv = Some(PathBuf::from(args.value()?)),
+            Long("secs") => window = Some(args.secs()?),
+            Long("idle-secs") => idle_window = Some(args.secs()?),
+            Long("load-threads") => load_threads = args.parsed()?,
+            _ => return Err(arg.unexpected()),
         }
-    };
+    }
+    let clients = clients.unwrap_or_else(|| if quick { vec![1, 10, 100] } else { vec![1, 10, 100, 1000] });
+    if clients.contains(&0) {
+        return Err("--clients: every number must be at least 1".into());
+    }
+    let svg = svg.unwrap_or_else(|| {
+        Layout::of_current_exe().map_or_else(|_| "io_models.svg".into(), |l| l.target_dir.join("io_models.svg"))
+    });
     Ok(Options {
         clients,
-        idle: args.parsed("idle", 100)?,
-        models,
+        idle,
+        models: chosen.unwrap_or_else(models),
         svg,
-        tsv: args.value("tsv").map(PathBuf::from),
-        window: secs("secs", if quick { 0.3 } else { 2.0 })?,
-        idle_window: secs("idle-secs", if quick { 0.2 } else { 0.5 })?,
+        tsv,
+        window: window.unwrap_or(if quick { Duration::from_millis(300) } else { Duration::from_secs(2) }),
+        idle_window: idle_window.unwrap_or(if quick { Duration::from_millis(200) } else { Duration::from_millis(500) }),
         connect_timeout: if quick { Duration::from_secs(1) } else { Duration::from_secs(2) },
-        load_threads: args.parsed("load-threads", default_load_threads())?,
+        load_threads,
     })
+}
+
+/// The models named in `keys` (`blocking,weft`), in that order.
+fn chosen_models(keys: &str) -> Result<Vec<Model>, String> {
+    let all = models();
+    keys.split(',')
+        .map(|key| {
+            all.iter().find(|m| m.key == key.trim()).cloned().ok_or_else(|| format!("--models: no model {key:?}"))
+        })
+        .collect()
 }
 
 /// One load thread per core (up to 4): the load generator and the server

@@ -44,7 +44,7 @@
 
 use std::process::ExitCode;
 
-use examples::cli::Usage;
+use examples::cli::{Args, Error, Long, Usage};
 
 const USAGE: Usage = Usage {
     name: "poll_vs_epoll",
@@ -65,14 +65,9 @@ options:
 };
 
 fn main() -> ExitCode {
-    let args = match USAGE.args(&[], &["max-n", "rounds"]) {
-        Ok(args) => args,
+    let (max_n, rounds) = match USAGE.parse(parse) {
+        Ok(parsed) => parsed,
         Err(exit) => return exit,
-    };
-    let (max_n, rounds) = match (args.parsed("max-n", 10_000usize), args.parsed("rounds", 1000usize)) {
-        (Ok(n), Ok(r)) if n > 0 && r > 0 => (n, r),
-        (Err(e), _) | (_, Err(e)) => return USAGE.error(e),
-        _ => return USAGE.error("--max-n and --rounds must be at least 1"),
     };
     match linux::run(max_n, rounds) {
         Ok(()) => ExitCode::SUCCESS,
@@ -81,6 +76,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The largest number of idle fds, and the timed waits per method and N.
+fn parse(args: &mut Args) -> Result<(usize, usize), Error> {
+    let (mut max_n, mut rounds) = (10_000, 1000);
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("max-n") => max_n = args.parsed()?,
+            Long("rounds") => rounds = args.parsed()?,
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    if max_n == 0 || rounds == 0 {
+        return Err("--max-n and --rounds must be at least 1".into());
+    }
+    Ok((max_n, rounds))
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use examples::cli::{Args, Usage};
+use examples::cli::{Args, Error, Long, Usage};
 use runtime::sync::mpsc::{self, Receiver, TrySendError};
 
 const USAGE: Usage = Usage {
@@ -52,13 +52,9 @@ struct Options {
 }
 
 fn main() -> ExitCode {
-    let args = match USAGE.args(&[], &["producers", "consumers", "buns", "capacity", "eat-ms"]) {
-        Ok(args) => args,
-        Err(exit) => return exit,
-    };
-    let opts = match options(&args) {
+    let opts = match USAGE.parse(options) {
         Ok(o) => o,
-        Err(e) => return USAGE.error(e),
+        Err(exit) => return exit,
     };
     match runtime::block_on(run(opts)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,21 +66,27 @@ fn main() -> ExitCode {
 }
 
 /// The options, from the command line.
-fn options(args: &Args) -> Result<Options, String> {
-    if let Some(extra) = args.positional.first() {
-        return Err(format!("unexpected argument {extra:?}"));
+fn options(args: &mut Args) -> Result<Options, Error> {
+    let mut opts = Options { producers: 2, consumers: 3, buns: 5, capacity: 3, eat: Duration::ZERO };
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("producers") => opts.producers = at_least_one(args)?,
+            Long("consumers") => opts.consumers = at_least_one(args)?,
+            Long("buns") => opts.buns = args.parsed()?,
+            Long("capacity") => opts.capacity = at_least_one(args)?,
+            Long("eat-ms") => opts.eat = args.millis()?,
+            _ => return Err(arg.unexpected()),
+        }
     }
-    let at_least_one = |name: &str, default: usize| match args.parsed(name, default)? {
-        0 => Err(format!("--{name} must be at least 1")),
+    Ok(opts)
+}
+
+/// The option's value, a count that must be at least 1.
+fn at_least_one(args: &mut Args) -> Result<usize, Error> {
+    match args.parsed()? {
+        0 => Err(format!("{} must be at least 1", args.option()).into()),
         n => Ok(n),
-    };
-    Ok(Options {
-        producers: at_least_one("producers", 2)?,
-        consumers: at_least_one("consumers", 3)?,
-        buns: args.parsed("buns", 5)?,
-        capacity: at_least_one("capacity", 3)?,
-        eat: Duration::from_millis(args.parsed("eat-ms", 0)?),
-    })
+    }
 }
 
 async fn run(opts: Options) -> io::Result<()> {

@@ -25,9 +25,10 @@ use std::time::{Duration, Instant};
 
 use net::{TcpListener, TcpStream};
 use runtime::io::AsyncReadExt;
-use runtime::signal::{signal, Signal, SignalKind};
 use runtime::sync::{mpsc, oneshot};
 use runtime::time::{sleep, sleep_until, timeout, Sleep};
+
+pub use crate::signals::ShutdownSignals;
 
 /// How long to pause accepting when the process is out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -171,34 +172,6 @@ pub async fn linger_close(stream: &TcpStream) {
         }
     })
     .await;
-}
-
-/// SIGINT and SIGTERM, listened for from creation on: create it before
-/// announcing the server, so an early signal is neither lost nor fatal.
-#[derive(Debug)]
-pub struct ShutdownSignals {
-    interrupt: Signal,
-    terminate: Signal,
-}
-
-impl ShutdownSignals {
-    /// Starts listening on the current runtime; the signals' default action
-    /// (exiting at once) no longer happens.
-    pub fn listen() -> io::Result<ShutdownSignals> {
-        Ok(ShutdownSignals { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
-    }
-
-    /// Ready once either signal arrived since the last time this was ready.
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        // Both are polled, so both register the waker.
-        let interrupt = self.interrupt.poll_recv(cx).is_ready();
-        let terminate = self.terminate.poll_recv(cx).is_ready();
-        if interrupt || terminate {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    }
 }
 
 /// Binds `addr`, starts listening for SIGINT and SIGTERM, and only then
