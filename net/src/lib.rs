@@ -9,6 +9,7 @@
 //! knows nothing of epoll or kqueue.
 //!
 //! The types: [`TcpListener`] and [`TcpStream`] (with split halves),
+//! [`TcpSocket`] (options before bind or connect),
 //! [`UdpSocket`], and the Unix domain sockets in [`unix`]:
 //! [`UnixListener`], [`UnixStream`] and [`UnixDatagram`].
 //!
@@ -53,7 +54,8 @@ pub mod unix;
 
 pub use addr::{lookup_host, Resolve, ToSocketAddrs};
 pub use tcp::{
-    Accept, Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, TcpListener, TcpStream, WriteHalf,
+    Accept, Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, TcpListener, TcpSocket, TcpStream,
+    WriteHalf,
 };
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

@@ -13,6 +13,7 @@ use std::io;
 use std::mem;
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
 
 /// Turns a syscall's `-1` into `io::Error::last_os_error()`, read right
 /// after the call that set it.
@@ -132,6 +133,46 @@ pub(crate) fn getsockopt(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io
     // SAFETY: the kernel writes at most `len` bytes into `value`.
     cvt(unsafe { libc::getsockopt(fd, level, name, (&mut value as *mut libc::c_int).cast(), &mut len) })?;
     Ok(value)
+}
+
+/// `SO_LINGER` counts in seconds everywhere but macOS and iOS, where it
+/// counts clock ticks; their `SO_LINGER_SEC` counts seconds (as std does).
+#[cfg(not(any(target_os = "macos", target_os = "ios")))]
+const SO_LINGER: libc::c_int = libc::SO_LINGER;
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+const SO_LINGER: libc::c_int = libc::SO_LINGER_SEC;
+
+/// Sets `SO_LINGER`: `None` turns it off (close returns at once, the kernel
+/// sends what is queued in the background); `Some(d)` makes close wait up
+/// to `d` (whole seconds) for queued data to go out, and `Some(ZERO)`
+/// discards it and resets the connection (socket(7)).
+pub(crate) fn set_linger(fd: RawFd, linger: Option<Duration>) -> io::Result<()> {
+    let value = libc::linger {
+        l_onoff: linger.is_some().into(),
+        l_linger: linger.map_or(0, |d| libc::c_int::try_from(d.as_secs()).unwrap_or(libc::c_int::MAX)),
+    };
+    // SAFETY: passes a pointer to a linger struct and its exact size.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            SO_LINGER,
+            (&value as *const libc::linger).cast(),
+            mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
+
+/// Reads `SO_LINGER` (see [`set_linger`]).
+pub(crate) fn linger(fd: RawFd) -> io::Result<Option<Duration>> {
+    let mut value = libc::linger { l_onoff: 0, l_linger: 0 };
+    let mut len = mem::size_of::<libc::linger>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `value`.
+    cvt(unsafe {
+        libc::getsockopt(fd, libc::SOL_SOCKET, SO_LINGER, (&mut value as *mut libc::linger).cast(), &mut len)
+    })?;
+    Ok((value.l_onoff != 0).then(|| Duration::from_secs(value.l_linger.max(0) as u64)))
 }
 
 /// Binds to an address of any family (IP or Unix).
