@@ -133,6 +133,12 @@ impl Socket {
         sys::recv_msg(self.raw(), buf, flags)
     }
 
+    /// Receives into hyper's read buffer, uninitialised memory and all.
+    #[cfg(feature = "hyper")]
+    pub(crate) fn recv_into_cursor(&self, cursor: &mut hyper::rt::ReadBufCursor<'_>) -> io::Result<usize> {
+        sys::recv_into_cursor(self.raw(), cursor)
+    }
+
     /// Sends one datagram to the connected peer.
     pub(crate) fn send(&self, buf: &[u8]) -> io::Result<usize> {
         sys::send(self.raw(), buf)

@@ -101,6 +101,12 @@ impl<S: SplitStream> OwnedReadHalf<S> {
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.io().read_with(|s| s.peek(buf)).await
     }
+
+    /// The stream both halves share.
+    #[cfg(any(feature = "futures-io", feature = "hyper"))]
+    pub(crate) fn stream(&self) -> &S {
+        &self.inner
+    }
 }
 
 impl<S: SplitStream> OwnedWriteHalf<S> {
@@ -112,6 +118,12 @@ impl<S: SplitStream> OwnedWriteHalf<S> {
     /// Drops the half without shutting down the write side.
     pub fn forget(mut self) {
         self.shutdown_on_drop = false;
+    }
+
+    /// The stream both halves share.
+    #[cfg(any(feature = "futures-io", feature = "hyper"))]
+    pub(crate) fn stream(&self) -> &S {
+        &self.inner
     }
 
     /// The peer's address.

@@ -248,6 +248,30 @@ pub(crate) fn recv(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> io::Result<
     Ok(n as usize)
 }
 
+/// `recv(2)` into memory that may be uninitialised: the kernel writes at
+/// most `buf.len()` bytes and never reads them, so on `Ok(n)` the first
+/// `n` elements of `buf` are initialised.
+#[cfg(feature = "hyper")]
+pub(crate) fn recv_uninit(fd: RawFd, buf: &mut [mem::MaybeUninit<u8>]) -> io::Result<usize> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`;
+    // writing bytes into MaybeUninit memory is always allowed.
+    let n = cvt_r(|| unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) })?;
+    Ok(n as usize)
+}
+
+/// Receives straight into the unfilled part of hyper's read buffer,
+/// without zeroing it first, and advances the buffer past what arrived.
+#[cfg(feature = "hyper")]
+pub(crate) fn recv_into_cursor(fd: RawFd, cursor: &mut hyper::rt::ReadBufCursor<'_>) -> io::Result<usize> {
+    // SAFETY: `recv_uninit` only writes bytes into the slice; it never
+    // de-initialises what was initialised before.
+    let n = recv_uninit(fd, unsafe { cursor.as_mut() })?;
+    // SAFETY: `recv_uninit` returned `n`: the kernel initialised the first
+    // `n` bytes of the unfilled part.
+    unsafe { cursor.advance(n) };
+    Ok(n)
+}
+
 /// Sends one datagram to the connected peer (`send`).
 pub(crate) fn send(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: the kernel reads at most `buf.len()` bytes from `buf`.
