@@ -109,6 +109,12 @@ impl<S: SplitStream> OwnedReadHalf<S> {
     pub fn read_pooled(&self) -> ReadPooled<'_> {
         ReadPooled::new(self.inner.io())
     }
+
+    /// The stream both halves share.
+    #[cfg(any(feature = "futures-io", feature = "hyper"))]
+    pub(crate) fn stream(&self) -> &S {
+        &self.inner
+    }
 }
 
 impl<S: SplitStream> ReadHalf<'_, S> {
@@ -128,6 +134,12 @@ impl<S: SplitStream> OwnedWriteHalf<S> {
     /// Drops the half without shutting down the write side.
     pub fn forget(mut self) {
         self.shutdown_on_drop = false;
+    }
+
+    /// The stream both halves share.
+    #[cfg(any(feature = "futures-io", feature = "hyper"))]
+    pub(crate) fn stream(&self) -> &S {
+        &self.inner
     }
 
     /// The peer's address.

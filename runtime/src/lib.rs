@@ -47,10 +47,19 @@
 //!   and [`io::Async`], the generic I/O type `net` builds sockets on.
 //! - [`sync`], [`signal`], [`spawn_blocking`]: channels, Unix signals, the blocking pool.
 //! - [`Runtime`], [`Builder`], [`block_on`], [`spawn`], [`spawn_local`]: the public face.
+//!
+//! # Optional features
+//!
+//! - `hyper`: `runtime::hyper::{Executor, Timer}`, hyper 1.x's executor and
+//!   timer traits on weft's tasks and timers (pulls in `hyper` without
+//!   features, and through it `bytes`, `http`, `http-body` and tokio's
+//!   `sync` module, no tokio runtime). `net`'s `hyper` feature turns it on.
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 mod blocking;
 mod driver;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 mod loom;
 #[cfg(all(test, loom))]

@@ -1,9 +1,12 @@
-//! TCP: [`TcpListener`], [`TcpStream`] and the stream's split halves.
+//! TCP: [`TcpListener`], [`TcpStream`], the stream's split halves, and
+//! [`TcpSocket`] for options that must be set before bind or connect.
 
 mod listener;
+mod socket;
 mod stream;
 
 pub use listener::{Accept, Incoming, TcpListener};
+pub use socket::TcpSocket;
 pub use stream::TcpStream;
 
 /// The reading half of [`TcpStream::split`].

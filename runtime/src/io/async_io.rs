@@ -32,7 +32,8 @@ use crate::sys;
 /// - readiness: [`Async::poll_ready`], [`Async::readable`], [`Async::writable`];
 /// - any non-blocking call, retried until it stops saying `WouldBlock`:
 ///   [`Async::read_with`] / [`Async::write_with`] and their `poll_` forms,
-///   [`Async::try_io`];
+///   [`Async::try_io`], and [`Async::poll_read_stream_with`] for a stream
+///   read with the caller's own receive call;
 /// - the byte-stream path of a socket, which the driver may serve its own
 ///   way: [`Async::poll_read`], [`Async::poll_write`],
 ///   [`Async::poll_write_vectored`], [`Async::try_read`], [`Async::try_write`].
@@ -191,6 +192,39 @@ impl<T: AsFd> Async<T> {
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         self.registration()?.poll_io(cx, Op::Accept, Drained::OnWouldBlock, || op(self.get_ref()), |_| 0)
+    }
+
+    /// The stream read path of [`Async::poll_read`] with the caller's own
+    /// receive call: `op` reads at most `len` bytes into memory the caller
+    /// owns (uninitialised memory, say, such as hyper's read buffer), and a
+    /// read shorter than `len` clears the readiness, so the next one waits
+    /// for the next event instead of paying for an `EAGAIN`. A `WouldBlock`
+    /// waits as [`Async::poll_read_with`] does.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::os::unix::net::UnixStream;
+    /// use runtime::io::Async;
+    ///
+    /// runtime::block_on(async {
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     let a = Async::new(a)?;
+    ///     std::io::Write::write_all(&mut &b, b"ping")?;
+    ///     let mut buf = [0u8; 16];
+    ///     let n = std::future::poll_fn(|cx| a.poll_read_stream_with(cx, buf.len(), |s| (&*s).read(&mut buf))).await?;
+    ///     assert_eq!(&buf[..n], b"ping");
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[inline]
+    pub fn poll_read_stream_with(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        mut op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        self.registration()?.poll_io(cx, Op::Read, Drained::IfShorterThan(len), || op(self.get_ref()), |&n| n)
     }
 
     /// `async` form of [`Async::poll_read_with`].
