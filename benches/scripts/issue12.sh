@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# issue12.sh: the measurements of issue 12 (fairness under a greedy peer) in
+# one run, raw output in OUT (default benches/results/issue12):
+#   greedy.txt          scripts/greedy.sh: ping p50/p99/max and greedy MB/s for
+#                       weft (async_echo), tokio current_thread and raw epoll
+#   sleep-precision.txt src/bin/sleep_precision.rs: lateness of sequential
+#                       200 us and 1 ms sleeps, weft vs tokio current_thread
+#   machine.txt         kernel, cores, CPU, load, commit
+# About 2 minutes at 3 rounds of 10 s (plus waits for a quiet machine, see
+# greedy.sh's QUIET_WAIT). usage: benches/scripts/issue12.sh [OUT] [ROUNDS] [SECS]
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+OUT=${1:-$ROOT/benches/results/issue12}
+ROUNDS=${2:-3}
+SECS=${3:-10}
+mkdir -p "$OUT"
+cargo build --release -q --manifest-path "$ROOT/Cargo.toml" -p examples --bin async_echo \
+  -p benches --bin greedy --bin sleep_precision || exit 2
+run() { local f=$OUT/$1.txt; shift; echo "== $f"; "$@" 2>&1 | tee "$f"; }
+{
+  uname -a; nproc; grep -m1 'model name' /proc/cpuinfo; date -u; cat /proc/loadavg
+  echo "commit $(git -C "$ROOT" rev-parse HEAD)$(git -C "$ROOT" diff --quiet HEAD -- || echo ' (with uncommitted changes)')"
+} >"$OUT/machine.txt"
+status=0
+run greedy "$ROOT/benches/scripts/greedy.sh" --secs "$SECS" --rounds "$ROUNDS" || status=1
+# The sleeper alone on the server core, like a server.
+run sleep-precision taskset -c "${SERVER_CPU:-1}" "$ROOT/target/release/sleep_precision" || status=1
+echo "load after: $(cat /proc/loadavg)" >>"$OUT/machine.txt"
+echo "results in $OUT"
+exit $status
