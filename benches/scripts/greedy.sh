@@ -115,7 +115,7 @@ def stats(ok, k):
     return st.median(v), min(v), max(v)
 def us(m, lo, hi):
     return f"{m:,.0f} [{lo:,.0f}..{hi:,.0f}]"
-print(f"\n{'server':<12}{'ping p50 us':>26}{'ping p99 us':>30}{'ping max us':>30}{'greedy MB/s':>24}"
+print(f"\n{'server':<12}{'ping p50 us':>32}{'ping p99 us':>34}{'ping max us':>34}{'greedy MB/s':>24}"
       f"{'pings':>7}{'timeouts':>9}{'missed':>7}{'cli':>6}{'srv':>6}{'before':>7}{'errors':>7}  runs")
 med, bad = {}, False
 for n in names:
@@ -124,7 +124,7 @@ for n in names:
     runs = f"{len(ok)}/{len(mine)}"
     bad |= len(ok) < len(mine)
     if not ok:
-        print(f"{n:<12}{'failed':>26}  runs {runs}")
+        print(f"{n:<12}{'failed':>32}  runs {runs}")
         continue
     s = {k: stats(ok, k) for k in cols}
     med[n] = {k: s[k][0] for k in cols}
@@ -132,7 +132,7 @@ for n in names:
     tmo = sum(int(r[2 + cols.index("tmo")]) for r in ok)
     bad |= errs > 0
     mb = f"{s['mbs'][0]:,.1f} [{s['mbs'][1]:,.0f}..{s['mbs'][2]:,.0f}]"
-    print(f"{n:<12}{us(*s['p50']):>26}{us(*s['p99']):>30}{us(*s['max']):>30}{mb:>24}"
+    print(f"{n:<12}{us(*s['p50']):>32}{us(*s['p99']):>34}{us(*s['max']):>34}{mb:>24}"
           f"{s['pings'][0]:>7.0f}{tmo:>9}{s['missed'][0]:>7.0f}{s['cli'][0]:>5.0f}%{s['srv'][0]:>5.0f}%"
           f"{s['pre'][2]:>6.0f}%{errs:>7}  {runs}")
 if names[0] in med:
