@@ -7,15 +7,18 @@
 # min..max, and ratios to the first server.
 #
 # usage: benches/scripts/greedy.sh [--secs 10] [--rounds 3] [--warmup 1] [--greedy 2] [--block 65536]
-#                                  [--greedy-sched idle|normal] [NAME='SERVER CMD with {addr}' ...]
+#                                  [NAME='SERVER CMD with {addr}' ...]
 # Default servers: weft (target/release/async_echo), tokio current_thread and
 # raw epoll (the kit's ref_tokio_echo, ref_epoll_echo). Like the kit's
 # compare scripts (whose lib.sh this sources): {addr} -> 127.0.0.1:FREEPORT,
 # {bin} -> the kit's target/release; servers in turn per round, server on
 # core SERVER_CPU (1), client on CLIENT_CPU (0). The kit is found at
 # BENCH_KIT, else ../shared/bench or ../../shared/bench from the repository.
-# QUIET_WAIT (s, default 60): before each run, wait up to this long for both
-# cores to be under QUIET_PCT % busy (default 15); the table shows how busy.
+# CLIENT_CPU / SERVER_CPU may be lists for taskset (CLIENT_CPU=0-1 SERVER_CPU=0-1:
+# unpinned; the core columns then read n/a). QUIET_WAIT (s, default 60): before
+# each run, wait up to this long for every core to be under QUIET_PCT % busy
+# (default 15), so that other work on a shared machine does not skew a run; the
+# table shows how busy the busiest core was.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 for k in "${BENCH_KIT:-}" "$ROOT/../shared/bench" "$ROOT/../../shared/bench"; do
@@ -24,7 +27,7 @@ done
 [[ -n ${KITDIR:-} ]] || { echo "greedy.sh: the bench kit was not found; set BENCH_KIT" >&2; exit 2; }
 . "$KITDIR/lib.sh"
 
-SECS=10 ROUNDS=3 WARMUP=1 GREEDY=2 BLOCK=65536 SCHED=idle
+SECS=10 ROUNDS=3 WARMUP=1 GREEDY=2 BLOCK=65536
 while [[ $# -gt 0 && $1 == --* ]]; do
   case $1 in
     --secs) SECS=$2 ;;
@@ -32,7 +35,6 @@ while [[ $# -gt 0 && $1 == --* ]]; do
     --warmup) WARMUP=$2 ;;
     --greedy) GREEDY=$2 ;;
     --block) BLOCK=$2 ;;
-    --greedy-sched) SCHED=$2 ;;
     *) sed -n '9,10s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
   esac
   [[ $# -ge 2 ]] || die "$1 needs a value"
@@ -51,22 +53,25 @@ build_kit
 cargo build --release -q --manifest-path "$ROOT/Cargo.toml" -p benches --bin greedy || die "cargo build failed"
 GREEDY_BIN=$ROOT/target/release/greedy
 
-# quiet_wait: until both cores are under QUIET_PCT % busy over 0.5 s (QUIET_WAIT s at most);
-# sets PRE to the busier core's % at the last look.
+# quiet_wait: until every core is under QUIET_PCT % busy over 0.5 s (QUIET_WAIT s at most);
+# sets PRE to the busiest core's % at the last look.
 quiet_wait() {
-  local t0=$SECONDS a b
+  local t0=$SECONDS c b
   while :; do
     core_snap >"$TMP/q0"
     sleep 0.5
     core_snap >"$TMP/q1"
-    a=$(core_busy "$TMP/q0" "$TMP/q1" "$CLIENT_CPU") b=$(core_busy "$TMP/q0" "$TMP/q1" "$SERVER_CPU")
-    PRE=$((a > b ? a : b))
+    PRE=0
+    for c in $(awk '{ print substr($1, 4) }' "$TMP/q0"); do
+      b=$(core_busy "$TMP/q0" "$TMP/q1" "$c")
+      ((b > PRE)) && PRE=$b
+    done
     ((PRE < ${QUIET_PCT:-15} || SECONDS - t0 >= ${QUIET_WAIT:-60})) && return
   done
 }
 
 echo "# greedy: $GREEDY greedy conns x $BLOCK B blocks + 1 ping conn (1 B every 2 ms), ${SECS}s measured" \
-  "after ${WARMUP}s warm-up, $ROUNDS rounds, greedy threads $SCHED; client on cpu$CLIENT_CPU, server on cpu$SERVER_CPU"
+  "after ${WARMUP}s warm-up, $ROUNDS rounds; client on cpu$CLIENT_CPU, server on cpu$SERVER_CPU"
 for ((r = 1; r <= ROUNDS; r++)); do
   for i in "${!NAMES[@]}"; do
     name=${NAMES[$i]}
@@ -77,11 +82,12 @@ for ((r = 1; r <= ROUNDS; r++)); do
     fi
     core_snap >"$TMP/s0"
     run_client taskset -c "$CLIENT_CPU" timeout $((WARMUP + SECS + 30)) "$GREEDY_BIN" --addr "$ADDR" \
-      --secs "$SECS" --warmup "$WARMUP" --greedy "$GREEDY" --block "$BLOCK" --greedy-sched "$SCHED"
+      --secs "$SECS" --warmup "$WARMUP" --greedy "$GREEDY" --block "$BLOCK"
     core_snap >"$TMP/s1"
     stop_server
     cli=$(core_busy "$TMP/s0" "$TMP/s1" "$CLIENT_CPU")
     srv=$(core_busy "$TMP/s0" "$TMP/s1" "$SERVER_CPU")
+    cli=${cli:--1} srv=${srv:--1} # -1: a list of cores, no single figure
     json=$(grep -m1 '^{' "$TMP/client.out")
     if [[ -z $json ]]; then
       echo "round $r $name: the greedy client gave no result:" >&2
@@ -99,8 +105,8 @@ print("\t".join(str(j[k]) for k in
     IFS=$'\t' read -r pings p50 p99 max mbs tmo missed errors <<<"$fields"
     printf 'round %d %-12s pings %5d  rtt p50 %11.1f  p99 %11.1f  max %11.1f us  timeouts %3d  missed %4d' \
       "$r" "$name" "$pings" "$p50" "$p99" "$max" "$tmo" "$missed"
-    printf '  greedy %8.1f MB/s  cores cli %3s%% srv %3s%% (before %s%%)  errors %s\n' \
-      "$mbs" "$cli" "$srv" "$PRE" "$errors"
+    printf '  greedy %8.1f MB/s  cores cli %4s srv %4s (before %s%%)  errors %s\n' \
+      "$mbs" "$( ((cli < 0)) && echo n/a || echo "$cli%")" "$( ((srv < 0)) && echo n/a || echo "$srv%")" "$PRE" "$errors"
     record "$name" "$r" "$pings" "$p50" "$p99" "$max" "$mbs" "$tmo" "$missed" "$cli" "$srv" "$PRE" "$errors"
   done
 done
@@ -113,6 +119,8 @@ cols = ["pings", "p50", "p99", "max", "mbs", "tmo", "missed", "cli", "srv", "pre
 def stats(ok, k):
     v = [float(r[2 + cols.index(k)]) for r in ok]
     return st.median(v), min(v), max(v)
+def pct(v):
+    return "n/a" if v < 0 else f"{v:.0f}%"
 def us(m, lo, hi):
     return f"{m:,.0f} [{lo:,.0f}..{hi:,.0f}]"
 print(f"\n{'server':<12}{'ping p50 us':>32}{'ping p99 us':>34}{'ping max us':>34}{'greedy MB/s':>24}"
@@ -133,7 +141,7 @@ for n in names:
     bad |= errs > 0
     mb = f"{s['mbs'][0]:,.1f} [{s['mbs'][1]:,.0f}..{s['mbs'][2]:,.0f}]"
     print(f"{n:<12}{us(*s['p50']):>32}{us(*s['p99']):>34}{us(*s['max']):>34}{mb:>24}"
-          f"{s['pings'][0]:>7.0f}{tmo:>9}{s['missed'][0]:>7.0f}{s['cli'][0]:>5.0f}%{s['srv'][0]:>5.0f}%"
+          f"{s['pings'][0]:>7.0f}{tmo:>9}{s['missed'][0]:>7.0f}{pct(s['cli'][0]):>6}{pct(s['srv'][0]):>6}"
           f"{s['pre'][2]:>6.0f}%{errs:>7}  {runs}")
 if names[0] in med:
     b = med[names[0]]
@@ -148,7 +156,7 @@ print("medians over rounds [min..max]; ping: round trip of the 1-byte pings sent
       "(open loop, 2 ms apart); timeouts: pings answered after 1 s or never (sum over rounds); missed: "
       "2 ms ticks the client was too late to send (median); greedy MB/s: echoed bytes of all greedy "
       "connections; cli/srv: % busy of the client's and the server's core during the run (median); "
-      "before: the busier core's % just before a run (max over rounds: other load on the machine); "
+      "before: the busiest core's % just before a run (max over rounds: other load on the machine); "
       "ratios: median / the first server's median")
 sys.exit(1 if bad else 0)
 EOF

@@ -14,16 +14,9 @@
 //! `lost`); percentiles are over the answered pings, late ones included.
 //! Every echoed byte is checked against what was sent (a fixed pattern).
 //!
-//! The five client threads share one core (the scripts pin the client to
-//! core 0). Left at the same priority, the four greedy threads, always
-//! runnable, delay the ping thread's wake-ups by several ms (a scheduler
-//! slice each): the client, not the server, would then set the ping's tail
-//! and most 2 ms ticks would pass unsent. So by default (`--greedy-sched
-//! idle`) the greedy threads run under `SCHED_IDLE` (Linux; allowed without
-//! privileges) and the ping thread preempts them as soon as it wakes; the
-//! greedy load on the server is the same. `--greedy-sched normal` shows the
-//! naive setup. `missed_ticks` counts ticks the ping thread was too late
-//! to send.
+//! The ping's sender sleeps with `thread::sleep` (nanosecond timers);
+//! `missed_ticks` counts 2 ms ticks it was too late to send, a sign that the
+//! client's core, not the server, set the pace (another process on it).
 //!
 //! Prints one JSON line and one human line; exit status 1 on any error
 //! (connect failure, connection closed, wrong echo). Only std, blocking
@@ -42,7 +35,7 @@ use benches::{percentile, Opts};
 
 const USAGE: &str = "\
 usage: greedy --addr 127.0.0.1:PORT [--secs 10] [--warmup 1] [--greedy 2] [--block 65536]
-              [--interval-us 2000] [--timeout-ms 1000] [--idle-pings 50] [--greedy-sched idle|normal]
+              [--interval-us 2000] [--timeout-ms 1000] [--idle-pings 50]
 
 Two greedy echo connections (write --block bytes in a loop, drain the echo on
 another thread) and one ping connection (1 byte every --interval-us, round trip
@@ -64,24 +57,12 @@ struct Config {
     interval: Duration,
     timeout: Duration,
     idle_pings: usize,
-    /// Run the greedy threads under SCHED_IDLE.
-    greedy_idle: bool,
 }
 
 fn config() -> Result<Config, String> {
     let o = Opts::from_env(
         USAGE,
-        &[
-            "--addr",
-            "--secs",
-            "--warmup",
-            "--greedy",
-            "--block",
-            "--interval-us",
-            "--timeout-ms",
-            "--idle-pings",
-            "--greedy-sched",
-        ],
+        &["--addr", "--secs", "--warmup", "--greedy", "--block", "--interval-us", "--timeout-ms", "--idle-pings"],
         &[],
     );
     let addr: String = o.value("--addr", String::new())?;
@@ -98,11 +79,6 @@ fn config() -> Result<Config, String> {
         interval: Duration::from_micros(o.value("--interval-us", 2000)?),
         timeout: Duration::from_millis(o.value("--timeout-ms", 1000)?),
         idle_pings: o.value("--idle-pings", 50)?,
-        greedy_idle: match o.value("--greedy-sched", "idle".to_owned())?.as_str() {
-            "idle" => true,
-            "normal" => false,
-            s => return Err(format!("--greedy-sched: idle or normal, got {s:?}")),
-        },
     };
     let ok = c.secs > 0.0
         && c.secs <= 3600.0
@@ -210,15 +186,9 @@ fn run(cfg: &Config) -> io::Result<Report> {
         let c = Arc::new(GreedyCounts::default());
         counts.push(c.clone());
         let (w, r) = (s.try_clone()?, s.try_clone()?);
-        let (pw, pr, cw, block, idle) = (pattern.clone(), pattern.clone(), c.clone(), cfg.block, cfg.greedy_idle);
-        threads.push(thread::spawn(move || {
-            lower_priority(idle)?;
-            greedy_writer(w, window, &pw, block, &cw)
-        }));
-        threads.push(thread::spawn(move || {
-            lower_priority(idle)?;
-            greedy_reader(r, window, &pr, block, &c)
-        }));
+        let (pw, pr, cw, block) = (pattern.clone(), pattern.clone(), c.clone(), cfg.block);
+        threads.push(thread::spawn(move || greedy_writer(w, window, &pw, block, &cw)));
+        threads.push(thread::spawn(move || greedy_reader(r, window, &pr, block, &c)));
     }
 
     let mut errors = 0;
@@ -266,29 +236,6 @@ fn run(cfg: &Config) -> io::Result<Report> {
         errors: errors + pings.errors,
         elapsed: t0.elapsed(),
     })
-}
-
-/// Moves the calling thread to `SCHED_IDLE` if `idle` (see the module docs).
-fn lower_priority(idle: bool) -> io::Result<()> {
-    if !idle {
-        return Ok(());
-    }
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: `param` is a valid sched_param for the call's duration;
-        // pid 0 is the calling thread.
-        let rc = unsafe {
-            let param = libc::sched_param { sched_priority: 0 };
-            libc::sched_setscheduler(0, libc::SCHED_IDLE, &param)
-        };
-        if rc != 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(e.kind(), format!("sched_setscheduler(SCHED_IDLE): {e}")));
-        }
-        Ok(())
-    }
-    #[cfg(not(target_os = "linux"))]
-    Err(io::Error::new(ErrorKind::Unsupported, "--greedy-sched idle needs Linux; use --greedy-sched normal"))
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -540,7 +487,7 @@ impl Report {
                 "\"max_us\":{:.1},\"timeouts\":{},\"late\":{},\"lost\":{},\"blocked\":{},\"missed_ticks\":{},\"greedy_mb_per_s\":{:.2},",
                 "\"greedy_each_mb_per_s\":[{}],\"greedy_sent_mb_per_s\":{:.2},\"idle_p50_us\":{:.1},",
                 "\"errors\":{},\"secs\":{},\"warmup\":{},\"greedy\":{},\"block\":{},\"interval_us\":{},",
-                "\"timeout_ms\":{},\"greedy_sched\":\"{}\",\"elapsed_s\":{:.3}}}"
+                "\"timeout_ms\":{},\"elapsed_s\":{:.3}}}"
             ),
             self.pings,
             self.rtt_ns.len(),
@@ -564,7 +511,6 @@ impl Report {
             cfg.block,
             cfg.interval.as_micros(),
             cfg.timeout.as_millis(),
-            if cfg.greedy_idle { "idle" } else { "normal" },
             self.elapsed.as_secs_f64(),
         )
     }
