@@ -2,11 +2,14 @@
 # issue12.sh: the measurements of issue 12 (fairness under a greedy peer) in
 # one run, raw output in OUT (default benches/results/issue12):
 #   greedy.txt          scripts/greedy.sh: ping p50/p99/max and greedy MB/s for
-#                       weft (async_echo), tokio current_thread and raw epoll
+#                       weft (async_echo), tokio current_thread and raw epoll,
+#                       client on core 0, server on core 1
+#   greedy-unpinned.txt the same with client and server free to use both cores
+#                       (UNPINNED=0 skips it)
 #   sleep-precision.txt src/bin/sleep_precision.rs: lateness of sequential
 #                       200 us and 1 ms sleeps, weft vs tokio current_thread
 #   machine.txt         kernel, cores, CPU, load, commit
-# About 2 minutes at 3 rounds of 10 s (plus waits for a quiet machine, see
+# About 4 minutes at 3 rounds of 10 s (plus waits for a quiet machine, see
 # greedy.sh's QUIET_WAIT). usage: benches/scripts/issue12.sh [OUT] [ROUNDS] [SECS]
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -23,6 +26,10 @@ run() { local f=$OUT/$1.txt; shift; echo "== $f"; "$@" 2>&1 | tee "$f"; }
 } >"$OUT/machine.txt"
 status=0
 run greedy "$ROOT/benches/scripts/greedy.sh" --secs "$SECS" --rounds "$ROUNDS" || status=1
+if [[ ${UNPINNED:-1} != 0 ]]; then
+  CLIENT_CPU=0-1 SERVER_CPU=0-1 run greedy-unpinned "$ROOT/benches/scripts/greedy.sh" --secs "$SECS" \
+    --rounds "$ROUNDS" || status=1
+fi
 # The sleeper alone on the server core, like a server.
 run sleep-precision taskset -c "${SERVER_CPU:-1}" "$ROOT/target/release/sleep_precision" || status=1
 echo "load after: $(cat /proc/loadavg)" >>"$OUT/machine.txt"
