@@ -18,7 +18,9 @@
 # unpinned; the core columns then read n/a). QUIET_WAIT (s, default 60): before
 # each run, wait up to this long for every core to be under QUIET_PCT % busy
 # (default 15), so that other work on a shared machine does not skew a run; the
-# table shows how busy the busiest core was.
+# table shows how busy the busiest core was. A run whose client missed more than
+# DISTURBED_PCT % (default 2) of its ping ticks (its core was taken) is run again,
+# RETRIES times at most (default 2), then kept and counted as disturbed.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 for k in "${BENCH_KIT:-}" "$ROOT/../shared/bench" "$ROOT/../../shared/bench"; do
@@ -70,44 +72,66 @@ quiet_wait() {
   done
 }
 
+# measure NAME CMD: one run; prints its line, sets ROW (the fields to record) and MISSED;
+# status 1 if the server did not start or the client gave no result.
+measure() {
+  local name=$1 cli srv json fields pings p50 p99 max mbs tmo errors
+  # start_server's server starts in the background, with its log truncated only
+  # once it has forked: empty the previous server's log now, or its `listening
+  # on` line could be taken for the new server's.
+  : >"$TMP/server.log"
+  start_server "$name" "$2" || return 1
+  core_snap >"$TMP/s0"
+  run_client taskset -c "$CLIENT_CPU" timeout $((WARMUP + SECS + 30)) "$GREEDY_BIN" --addr "$ADDR" \
+    --secs "$SECS" --warmup "$WARMUP" --greedy "$GREEDY" --block "$BLOCK"
+  core_snap >"$TMP/s1"
+  stop_server
+  cli=$(core_busy "$TMP/s0" "$TMP/s1" "$CLIENT_CPU")
+  srv=$(core_busy "$TMP/s0" "$TMP/s1" "$SERVER_CPU")
+  cli=${cli:--1} srv=${srv:--1} # -1: a list of cores, no single figure
+  json=$(grep -m1 '^{' "$TMP/client.out")
+  if [[ -z $json ]]; then
+    echo "round $r $name: the greedy client gave no result:" >&2
+    tail -n 5 "$TMP/client.out" >&2
+    return 1
+  fi
+  grep -v '^{' "$TMP/client.out" | grep -v '^ping every' >&2 # the client's complaints, if any
+  fields=$(python3 -c '
+import json, sys
+j = json.loads(sys.argv[1])
+print("\t".join(str(j[k]) for k in
+      ("pings", "p50_us", "p99_us", "max_us", "greedy_mb_per_s", "timeouts", "missed_ticks", "errors")))' "$json") ||
+    return 1
+  IFS=$'\t' read -r pings p50 p99 max mbs tmo MISSED errors <<<"$fields"
+  printf 'round %d %-12s pings %5d  rtt p50 %11.1f  p99 %11.1f  max %11.1f us  timeouts %3d  missed %4d' \
+    "$r" "$name" "$pings" "$p50" "$p99" "$max" "$tmo" "$MISSED"
+  printf '  greedy %8.1f MB/s  cores cli %4s srv %4s (before %s%%)  errors %s\n' \
+    "$mbs" "$( ((cli < 0)) && echo n/a || echo "$cli%")" "$( ((srv < 0)) && echo n/a || echo "$srv%")" "$PRE" "$errors"
+  ROW=("$pings" "$p50" "$p99" "$max" "$mbs" "$tmo" "$MISSED" "$cli" "$srv" "$PRE" "$errors")
+}
+
+# A run is disturbed when the client missed more than DISTURBED_PCT % of its 2 ms ticks:
+# something else took its core, and the ping's figures are the machine's, not the server's.
+TICKS=$((SECS * 500))
 echo "# greedy: $GREEDY greedy conns x $BLOCK B blocks + 1 ping conn (1 B every 2 ms), ${SECS}s measured" \
   "after ${WARMUP}s warm-up, $ROUNDS rounds; client on cpu$CLIENT_CPU, server on cpu$SERVER_CPU"
 for ((r = 1; r <= ROUNDS; r++)); do
   for i in "${!NAMES[@]}"; do
     name=${NAMES[$i]}
-    quiet_wait
-    if ! start_server "$name" "${CMDS[$i]}"; then
-      record "$name" "$r" FAIL
-      continue
-    fi
-    core_snap >"$TMP/s0"
-    run_client taskset -c "$CLIENT_CPU" timeout $((WARMUP + SECS + 30)) "$GREEDY_BIN" --addr "$ADDR" \
-      --secs "$SECS" --warmup "$WARMUP" --greedy "$GREEDY" --block "$BLOCK"
-    core_snap >"$TMP/s1"
-    stop_server
-    cli=$(core_busy "$TMP/s0" "$TMP/s1" "$CLIENT_CPU")
-    srv=$(core_busy "$TMP/s0" "$TMP/s1" "$SERVER_CPU")
-    cli=${cli:--1} srv=${srv:--1} # -1: a list of cores, no single figure
-    json=$(grep -m1 '^{' "$TMP/client.out")
-    if [[ -z $json ]]; then
-      echo "round $r $name: the greedy client gave no result:" >&2
-      tail -n 5 "$TMP/client.out" >&2
-      record "$name" "$r" FAIL
-      continue
-    fi
-    grep -v '^{' "$TMP/client.out" | grep -v '^ping every' >&2 # the client's complaints, if any
-    fields=$(python3 -c '
-import json, sys
-j = json.loads(sys.argv[1])
-print("\t".join(str(j[k]) for k in
-      ("pings", "p50_us", "p99_us", "max_us", "greedy_mb_per_s", "timeouts", "missed_ticks", "errors")))' "$json") ||
-      { record "$name" "$r" FAIL; continue; }
-    IFS=$'\t' read -r pings p50 p99 max mbs tmo missed errors <<<"$fields"
-    printf 'round %d %-12s pings %5d  rtt p50 %11.1f  p99 %11.1f  max %11.1f us  timeouts %3d  missed %4d' \
-      "$r" "$name" "$pings" "$p50" "$p99" "$max" "$tmo" "$missed"
-    printf '  greedy %8.1f MB/s  cores cli %4s srv %4s (before %s%%)  errors %s\n' \
-      "$mbs" "$( ((cli < 0)) && echo n/a || echo "$cli%")" "$( ((srv < 0)) && echo n/a || echo "$srv%")" "$PRE" "$errors"
-    record "$name" "$r" "$pings" "$p50" "$p99" "$max" "$mbs" "$tmo" "$missed" "$cli" "$srv" "$PRE" "$errors"
+    for ((try = 0; ; try++)); do
+      quiet_wait
+      if ! measure "$name" "${CMDS[$i]}"; then
+        record "$name" "$r" FAIL
+        break
+      fi
+      disturbed=$((MISSED * 100 > TICKS * ${DISTURBED_PCT:-2}))
+      if ((disturbed && try < ${RETRIES:-2})); then
+        echo "round $r $name: disturbed (the client missed $MISSED of $TICKS ticks), once more" >&2
+        continue
+      fi
+      record "$name" "$r" "${ROW[@]}" "$disturbed"
+      break
+    done
   done
 done
 
@@ -115,7 +139,7 @@ python3 - "$RES" "${NAMES[@]}" <<'EOF'
 import sys, statistics as st
 path, names = sys.argv[1], sys.argv[2:]
 rows = [l.rstrip("\n").split("\t") for l in open(path)]
-cols = ["pings", "p50", "p99", "max", "mbs", "tmo", "missed", "cli", "srv", "pre", "errors"]
+cols = ["pings", "p50", "p99", "max", "mbs", "tmo", "missed", "cli", "srv", "pre", "errors", "disturbed"]
 def stats(ok, k):
     v = [float(r[2 + cols.index(k)]) for r in ok]
     return st.median(v), min(v), max(v)
@@ -124,7 +148,7 @@ def pct(v):
 def us(m, lo, hi):
     return f"{m:,.0f} [{lo:,.0f}..{hi:,.0f}]"
 print(f"\n{'server':<12}{'ping p50 us':>32}{'ping p99 us':>34}{'ping max us':>34}{'greedy MB/s':>24}"
-      f"{'pings':>7}{'timeouts':>9}{'missed':>7}{'cli':>6}{'srv':>6}{'before':>7}{'errors':>7}  runs")
+      f"{'pings':>7}{'timeouts':>9}{'missed':>7}{'cli':>6}{'srv':>6}{'before':>7}{'errors':>7}{'disturbed':>10}  runs")
 med, bad = {}, False
 for n in names:
     mine = [r for r in rows if r[0] == n]
@@ -138,11 +162,12 @@ for n in names:
     med[n] = {k: s[k][0] for k in cols}
     errs = sum(int(r[2 + cols.index("errors")]) for r in ok)
     tmo = sum(int(r[2 + cols.index("tmo")]) for r in ok)
+    dist = sum(int(r[2 + cols.index("disturbed")]) for r in ok)
     bad |= errs > 0
     mb = f"{s['mbs'][0]:,.1f} [{s['mbs'][1]:,.0f}..{s['mbs'][2]:,.0f}]"
     print(f"{n:<12}{us(*s['p50']):>32}{us(*s['p99']):>34}{us(*s['max']):>34}{mb:>24}"
           f"{s['pings'][0]:>7.0f}{tmo:>9}{s['missed'][0]:>7.0f}{pct(s['cli'][0]):>6}{pct(s['srv'][0]):>6}"
-          f"{s['pre'][2]:>6.0f}%{errs:>7}  {runs}")
+          f"{s['pre'][2]:>6.0f}%{errs:>7}{dist:>10}  {runs}")
 if names[0] in med:
     b = med[names[0]]
     r = lambda x, y: f"{x / y:.3f}" if y else "n/a"
@@ -157,6 +182,8 @@ print("medians over rounds [min..max]; ping: round trip of the 1-byte pings sent
       "2 ms ticks the client was too late to send (median); greedy MB/s: echoed bytes of all greedy "
       "connections; cli/srv: % busy of the client's and the server's core during the run (median); "
       "before: the busiest core's % just before a run (max over rounds: other load on the machine); "
+      "disturbed: runs kept although the client missed more than DISTURBED_PCT % of its ticks "
+      "(each was tried RETRIES more times); "
       "ratios: median / the first server's median")
 sys.exit(1 if bad else 0)
 EOF
