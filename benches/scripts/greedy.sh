@@ -21,6 +21,12 @@
 # table shows how busy the busiest core was. A run whose client missed more than
 # DISTURBED_PCT % (default 2) of its ping ticks (its core was taken) is run again,
 # RETRIES times at most (default 2), then kept and counted as disturbed.
+# NICE (default 0): run server and client at this nice value (negative needs
+# root), each in a session of its own whose autogroup gets the same nice value
+# (with kernel.sched_autogroup_enabled=1 the scheduler shares a core between
+# sessions first, so a process's nice value alone does not help), so that
+# other processes on a shared machine barely disturb the runs; the header says
+# so. It takes CPU from those processes while it runs.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 for k in "${BENCH_KIT:-}" "$ROOT/../shared/bench" "$ROOT/../../shared/bench"; do
@@ -80,9 +86,9 @@ measure() {
   # once it has forked: empty the previous server's log now, or its `listening
   # on` line could be taken for the new server's.
   : >"$TMP/server.log"
-  start_server "$name" "$2" || return 1
+  start_server "$name" "$2" "${NICE_CMD[@]}" || return 1
   core_snap >"$TMP/s0"
-  run_client taskset -c "$CLIENT_CPU" timeout $((WARMUP + SECS + 30)) "$GREEDY_BIN" --addr "$ADDR" \
+  run_client "${CLIENT_SESSION[@]}" "${NICE_CMD[@]}" taskset -c "$CLIENT_CPU" timeout $((WARMUP + SECS + 30)) "$GREEDY_BIN" --addr "$ADDR" \
     --secs "$SECS" --warmup "$WARMUP" --greedy "$GREEDY" --block "$BLOCK"
   core_snap >"$TMP/s1"
   stop_server
@@ -113,8 +119,14 @@ print("\t".join(str(j[k]) for k in
 # A run is disturbed when the client missed more than DISTURBED_PCT % of its 2 ms ticks:
 # something else took its core, and the ping's figures are the machine's, not the server's.
 TICKS=$((SECS * 500))
+NICE_CMD=() CLIENT_SESSION=()
+if [[ ${NICE:-0} != 0 ]]; then
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  NICE_CMD=(bash -c 'echo "$0" >/proc/self/autogroup 2>/dev/null; exec nice -n "$0" "$@"' "$NICE")
+  CLIENT_SESSION=(setsid -w)
+fi
 echo "# greedy: $GREEDY greedy conns x $BLOCK B blocks + 1 ping conn (1 B every 2 ms), ${SECS}s measured" \
-  "after ${WARMUP}s warm-up, $ROUNDS rounds; client on cpu$CLIENT_CPU, server on cpu$SERVER_CPU"
+  "after ${WARMUP}s warm-up, $ROUNDS rounds; client on cpu$CLIENT_CPU, server on cpu$SERVER_CPU${NICE_CMD[*]:+, both at nice $NICE (process and autogroup)}"
 for ((r = 1; r <= ROUNDS; r++)); do
   for i in "${!NAMES[@]}"; do
     name=${NAMES[$i]}
