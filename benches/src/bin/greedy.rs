@@ -16,7 +16,17 @@
 //!
 //! The ping's sender sleeps with `thread::sleep` (nanosecond timers);
 //! `missed_ticks` counts 2 ms ticks it was too late to send, a sign that the
-//! client's core, not the server, set the pace (another process on it).
+//! client's core, not the server, set the pace.
+//!
+//! The five threads share one core (the scripts pin the client), and the
+//! four greedy ones are always runnable when the server is fast: at equal
+//! priority the ping's threads would wait for a scheduler slice on each
+//! wake-up, adding up to a few ms to its round trips, and more the faster
+//! the server (a slow server leaves the greedy threads blocked). So the
+//! greedy threads run at nice `--greedy-nice` (default 19, allowed without
+//! privileges): the ping's threads preempt them at once, and they still get
+//! all the rest of the core. (With autogroups, the default on Linux, the
+//! process's share against other processes does not change.)
 //!
 //! Prints one JSON line and one human line; exit status 1 on any error
 //! (connect failure, connection closed, wrong echo). Only std, blocking
@@ -35,7 +45,7 @@ use benches::{percentile, Opts};
 
 const USAGE: &str = "\
 usage: greedy --addr 127.0.0.1:PORT [--secs 10] [--warmup 1] [--greedy 2] [--block 65536]
-              [--interval-us 2000] [--timeout-ms 1000] [--idle-pings 50]
+              [--interval-us 2000] [--timeout-ms 1000] [--idle-pings 50] [--greedy-nice 19]
 
 Two greedy echo connections (write --block bytes in a loop, drain the echo on
 another thread) and one ping connection (1 byte every --interval-us, round trip
@@ -57,12 +67,24 @@ struct Config {
     interval: Duration,
     timeout: Duration,
     idle_pings: usize,
+    /// Nice value of the greedy threads (0: unchanged).
+    greedy_nice: i32,
 }
 
 fn config() -> Result<Config, String> {
     let o = Opts::from_env(
         USAGE,
-        &["--addr", "--secs", "--warmup", "--greedy", "--block", "--interval-us", "--timeout-ms", "--idle-pings"],
+        &[
+            "--addr",
+            "--secs",
+            "--warmup",
+            "--greedy",
+            "--block",
+            "--interval-us",
+            "--timeout-ms",
+            "--idle-pings",
+            "--greedy-nice",
+        ],
         &[],
     );
     let addr: String = o.value("--addr", String::new())?;
@@ -79,16 +101,18 @@ fn config() -> Result<Config, String> {
         interval: Duration::from_micros(o.value("--interval-us", 2000)?),
         timeout: Duration::from_millis(o.value("--timeout-ms", 1000)?),
         idle_pings: o.value("--idle-pings", 50)?,
+        greedy_nice: o.value("--greedy-nice", 19)?,
     };
     let ok = c.secs > 0.0
         && c.secs <= 3600.0
         && (0.0..=600.0).contains(&c.warmup)
         && c.block > 0
         && !c.interval.is_zero()
-        && !c.timeout.is_zero();
+        && !c.timeout.is_zero()
+        && (0..=19).contains(&c.greedy_nice);
     if !ok {
         return Err(
-            "--secs must be in (0, 3600], --warmup in [0, 600], --block, --interval-us and --timeout-ms > 0".to_owned()
+            "--secs must be in (0, 3600], --warmup in [0, 600], --block, --interval-us and --timeout-ms > 0, --greedy-nice in 0..=19".to_owned()
         );
     }
     Ok(c)
@@ -186,9 +210,15 @@ fn run(cfg: &Config) -> io::Result<Report> {
         let c = Arc::new(GreedyCounts::default());
         counts.push(c.clone());
         let (w, r) = (s.try_clone()?, s.try_clone()?);
-        let (pw, pr, cw, block) = (pattern.clone(), pattern.clone(), c.clone(), cfg.block);
-        threads.push(thread::spawn(move || greedy_writer(w, window, &pw, block, &cw)));
-        threads.push(thread::spawn(move || greedy_reader(r, window, &pr, block, &c)));
+        let (pw, pr, cw, block, nice) = (pattern.clone(), pattern.clone(), c.clone(), cfg.block, cfg.greedy_nice);
+        threads.push(thread::spawn(move || {
+            renice_thread(nice)?;
+            greedy_writer(w, window, &pw, block, &cw)
+        }));
+        threads.push(thread::spawn(move || {
+            renice_thread(nice)?;
+            greedy_reader(r, window, &pr, block, &c)
+        }));
     }
 
     let mut errors = 0;
@@ -236,6 +266,26 @@ fn run(cfg: &Config) -> io::Result<Report> {
         errors: errors + pings.errors,
         elapsed: t0.elapsed(),
     })
+}
+
+/// Sets the calling thread's nice value (Linux: nice is per thread); a
+/// no-op for 0.
+fn renice_thread(nice: i32) -> io::Result<()> {
+    if nice == 0 {
+        return Ok(());
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority take no pointers.
+        let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) };
+        if rc != 0 {
+            let e = io::Error::last_os_error();
+            return Err(io::Error::new(e.kind(), format!("setpriority({nice}) for a greedy thread: {e}")));
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    Err(io::Error::new(ErrorKind::Unsupported, "--greedy-nice needs Linux (per-thread nice); pass --greedy-nice 0"))
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -487,7 +537,7 @@ impl Report {
                 "\"max_us\":{:.1},\"timeouts\":{},\"late\":{},\"lost\":{},\"blocked\":{},\"missed_ticks\":{},\"greedy_mb_per_s\":{:.2},",
                 "\"greedy_each_mb_per_s\":[{}],\"greedy_sent_mb_per_s\":{:.2},\"idle_p50_us\":{:.1},",
                 "\"errors\":{},\"secs\":{},\"warmup\":{},\"greedy\":{},\"block\":{},\"interval_us\":{},",
-                "\"timeout_ms\":{},\"elapsed_s\":{:.3}}}"
+                "\"timeout_ms\":{},\"greedy_nice\":{},\"elapsed_s\":{:.3}}}"
             ),
             self.pings,
             self.rtt_ns.len(),
@@ -511,6 +561,7 @@ impl Report {
             cfg.block,
             cfg.interval.as_micros(),
             cfg.timeout.as_millis(),
+            cfg.greedy_nice,
             self.elapsed.as_secs_f64(),
         )
     }
