@@ -42,7 +42,10 @@ if [[ ${UNPINNED:-1} != 0 ]]; then
 fi
 # The sleeper alone on the server core, like a server.
 NICE_CMD=()
-[[ ${NICE:-0} == 0 ]] || NICE_CMD=(nice -n "$NICE")
+if [[ ${NICE:-0} != 0 ]]; then # as greedy.sh does: a session of its own, autogroup niced too
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  NICE_CMD=(setsid -w bash -c 'echo "$0" >/proc/self/autogroup 2>/dev/null; exec nice -n "$0" "$@"' "$NICE")
+fi
 run sleep-precision "${NICE_CMD[@]}" taskset -c "${SERVER_CPU:-1}" "$ROOT/target/release/sleep_precision" || status=1
 echo "load after: $(cat /proc/loadavg)" >>"$OUT/machine.txt"
 echo "results in $OUT"
