@@ -1,136 +1,33 @@
-//! Helpers shared by the example binaries: a tiny argument parser, the
-//! `listening on ADDR` announcement, and the servers and HTTP code behind
-//! the HTTP examples, so that the binaries stay thin and the tests can run
+//! The code behind weft's example binaries, laid out by role, so that each
+//! binary in `src/bin/` stays one idea in one file and the tests can run
 //! the same code in-process.
 //!
-//! - [`http`]: URLs, response and request parsing, the async and blocking clients.
-//! - [`delay`]: the delay server (`delay_server`, and `http_client`'s in-process demo).
-//! - [`plaintext`]: the "Hello, World!" server (`http_server`).
+//! - [`cli`]: what every binary does at its edges: the command line
+//!   (over lexopt; `--help`, exit status 2 for a bad one), the
+//!   `listening on ADDR` announcement, `1,234` counts.
+//! - [`http`]: just enough HTTP/1.1 for the HTTP examples:
+//!   [`http::proto`] is the wire format (URLs, request and response
+//!   parsing and writing, chunked bodies, the parsers' invariants for the
+//!   fuzz targets); [`http::client`] the `GET` clients, async and blocking.
+//! - [`servers`]: the HTTP servers, and how they run their connections:
+//!   [`servers::plaintext`] (`http_server`), [`servers::delay`]
+//!   (`delay_server`, and `http_client`'s in-process demo), and
+//!   [`servers::lifecycle`]: the accept loop, idle timeouts, lingering
+//!   close and graceful shutdown they share.
+//! - [`measure`]: watching servers from outside, for `io_models`: an echo
+//!   load generator, `/proc` readers, server child processes, SVG plots.
+//! - [`signals`]: how the long-running binaries stop: SIGINT and SIGTERM
+//!   as one event, on weft or on a thread of their own.
+//! - [`frame`]: length-prefixed messages over a byte stream (`framed`).
+//! - [`stdin`]: lines from stdin as a channel (`udp_chat`).
+//! - [`sys`]: the syscall helper of the examples that call the OS directly.
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
-pub mod delay;
+pub mod cli;
 pub mod frame;
 pub mod http;
-pub mod plaintext;
+pub mod measure;
+pub mod servers;
+pub mod signals;
 pub mod stdin;
 pub mod sys;
-
-use std::io::Write;
-use std::net::SocketAddr;
-
-/// Command-line options as `--flag` / `--key value` pairs; anything else is positional.
-#[derive(Debug, Default)]
-pub struct Args {
-    /// `(name, value)` for `--name value` and `--name=value`; `value` is `None` for flags.
-    pairs: Vec<(String, Option<String>)>,
-    /// Arguments that do not start with `--`.
-    pub positional: Vec<String>,
-}
-
-impl Args {
-    /// Parses `args` (without the program name). `flags` lists the options
-    /// that take no value; every other `--name` takes the next argument.
-    pub fn parse(args: impl IntoIterator<Item = String>, flags: &[&str]) -> Result<Args, String> {
-        let mut out = Args::default();
-        let mut it = args.into_iter();
-        while let Some(arg) = it.next() {
-            if let Some(name) = arg.strip_prefix("--") {
-                if let Some((k, v)) = name.split_once('=') {
-                    out.pairs.push((k.to_owned(), Some(v.to_owned())));
-                } else if flags.contains(&name) {
-                    out.pairs.push((name.to_owned(), None));
-                } else {
-                    let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-                    out.pairs.push((name.to_owned(), Some(value)));
-                }
-            } else if arg == "-h" {
-                out.pairs.push(("help".to_owned(), None));
-            } else {
-                out.positional.push(arg);
-            }
-        }
-        Ok(out)
-    }
-
-    /// True if the flag `--name` was given.
-    pub fn flag(&self, name: &str) -> bool {
-        self.pairs.iter().any(|(k, _)| k == name)
-    }
-
-    /// The last value of `--name`, if given.
-    pub fn value(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().rev().find(|(k, _)| k == name).and_then(|(_, v)| v.as_deref())
-    }
-
-    /// The value of `--name` parsed as `T`, or `default` if absent.
-    pub fn parsed<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String>
-    where
-        T::Err: std::fmt::Display,
-    {
-        match self.value(name) {
-            None => Ok(default),
-            Some(v) => v.parse().map_err(|e| format!("--{name} {v:?}: {e}")),
-        }
-    }
-
-    /// Fails on any option not in `known` (flags or valued).
-    pub fn reject_unknown(&self, known: &[&str]) -> Result<(), String> {
-        match self.pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
-            Some((k, _)) => Err(format!("unknown option --{k}")),
-            None => Ok(()),
-        }
-    }
-}
-
-/// Prints `listening on ADDR` on stdout and flushes it: scripts and tests
-/// wait for this line before connecting.
-pub fn announce(addr: SocketAddr) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "listening on {addr}");
-    let _ = out.flush();
-}
-
-/// `n` with a comma every three digits, for counts a reader should take in
-/// at a glance (the learner examples' summaries).
-///
-/// ```
-/// assert_eq!(examples::thousands(9_812_331), "9,812,331");
-/// assert_eq!(examples::thousands(100), "100");
-/// assert_eq!(examples::thousands(0), "0");
-/// ```
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    // The first group has 1 to 3 digits, every later one exactly 3.
-    let mut start = match digits.len() % 3 {
-        0 => 3,
-        r => r,
-    };
-    let mut out = digits[..start].to_owned();
-    while start < digits.len() {
-        out.push(',');
-        out.push_str(&digits[start..start + 3]);
-        start += 3;
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn parses_flags_values_and_positionals() {
-        let a = Args::parse(args(&["--addr", "127.0.0.1:0", "--quiet", "x", "--n=3"]), &["quiet"]).unwrap();
-        assert_eq!(a.value("addr"), Some("127.0.0.1:0"));
-        assert!(a.flag("quiet"));
-        assert_eq!(a.parsed("n", 1u32).unwrap(), 3);
-        assert_eq!(a.positional, ["x"]);
-        assert!(a.reject_unknown(&["addr", "quiet", "n"]).is_ok());
-        assert!(a.reject_unknown(&["addr"]).is_err());
-        assert!(Args::parse(args(&["--addr"]), &[]).is_err());
-    }
-}

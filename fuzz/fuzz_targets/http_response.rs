@@ -1,6 +1,6 @@
-//! Fuzzes the client's response parser (`examples::http::ResponseParser`,
+//! Fuzzes the client's response parser (`examples::http::proto::ResponseParser`,
 //! with `ChunkedDecoder`) through the invariants in
-//! `examples::http::invariants`: no panic, the same outcome however the
+//! `examples::http::proto::invariants`: no panic, the same outcome however the
 //! bytes are cut into reads, a body no longer than the input and exactly
 //! as long as a `Content-Length` says; and a body encoded as chunks (in
 //! sizes and styles the input picks) decodes back to itself.
@@ -11,7 +11,7 @@
 //! the body.
 #![no_main]
 
-use examples::http::invariants::{check_chunked_round_trip, check_response, cuts_and_input};
+use examples::http::proto::invariants::{check_chunked_round_trip, check_response, cuts_and_input};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -44,6 +44,7 @@
 
 mod addr;
 mod datagram;
+mod pooled;
 mod socket;
 pub mod split;
 mod sys;
@@ -52,6 +53,7 @@ mod udp;
 pub mod unix;
 
 pub use addr::{lookup_host, Resolve, ToSocketAddrs};
+pub use pooled::ReadPooled;
 pub use tcp::{
     Accept, Incoming, OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, TcpListener, TcpStream, WriteHalf,
 };

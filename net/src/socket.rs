@@ -165,7 +165,7 @@ pub(crate) fn poll_accept(
     cx: &mut std::task::Context<'_>,
 ) -> std::task::Poll<io::Result<(Socket, RawAddr)>> {
     loop {
-        match io.poll_read_with(cx, Socket::accept) {
+        match io.poll_accept_with(cx, Socket::accept) {
             std::task::Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
             res => return res,
         }

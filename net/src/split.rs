@@ -17,6 +17,8 @@ use std::task::{Context, Poll};
 
 use runtime::io::{AsyncRead, AsyncWrite};
 
+use crate::pooled::ReadPooled;
+
 pub(crate) mod sealed {
     use std::io;
     use std::net::Shutdown;
@@ -100,6 +102,20 @@ impl<S: SplitStream> OwnedReadHalf<S> {
     /// Reads incoming data without consuming it.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.io().read_with(|s| s.peek(buf)).await
+    }
+
+    /// Waits for data and reads it into a buffer lent by the thread's pool;
+    /// see the stream's `read_pooled`.
+    pub fn read_pooled(&self) -> ReadPooled<'_> {
+        ReadPooled::new(self.inner.io())
+    }
+}
+
+impl<S: SplitStream> ReadHalf<'_, S> {
+    /// Waits for data and reads it into a buffer lent by the thread's pool;
+    /// see the stream's `read_pooled`.
+    pub fn read_pooled(&self) -> ReadPooled<'_> {
+        ReadPooled::new(self.0.io())
     }
 }
 

@@ -62,9 +62,11 @@ pub mod signal;
 pub mod sync;
 mod sys;
 pub mod task;
+pub mod task_local;
 pub mod time;
 mod util;
 
 pub use crate::blocking::{blocking_threads, set_max_blocking_threads, spawn_blocking};
-pub use crate::runtime::{block_on, is_inside_runtime, metrics, spawn, spawn_local, Builder, Metrics, Runtime};
+pub use crate::runtime::{block_on, is_inside_runtime, metrics, spawn, spawn_local, Builder, Handle, Metrics, Runtime};
 pub use crate::task::{yield_now, AbortHandle, JoinError, JoinHandle, YieldNow};
+pub use crate::task::{JoinNext, JoinSet};

@@ -100,7 +100,7 @@ fn injected_task_is_taken_or_notified() {
         let remote = {
             let (inj, notifications) = (inj.clone(), notifications.clone());
             thread::spawn(move || {
-                if inj.push(7) {
+                if inj.push(7) == Ok(true) {
                     notifications.fetch_add(1, SeqCst);
                 }
             })
@@ -200,5 +200,56 @@ fn reparking_reader_is_never_stranded() {
         let saw = io.poll_ready(&mut cx, Direction::Read).is_ready();
         reactor.join().unwrap();
         assert!(saw || count.0.load(SeqCst) == 1, "the reader was stranded");
+    });
+}
+
+/// Two tasks wait to read one fd (one inline, one in the waiter list) while
+/// the reactor delivers an event: each of them sees the readiness or is woken.
+#[test]
+fn every_waiter_of_a_direction_is_woken() {
+    loom::model(|| {
+        let io = Arc::new(new_io());
+        // Start "not readable", as after a WouldBlock.
+        let Poll::Ready(Ok(ev)) = io.poll_ready(&mut Context::from_waker(Waker::noop()), Direction::Read) else {
+            panic!("starts readable")
+        };
+        io.clear_readiness(ev);
+        // The first task waits inline.
+        let (first, first_waker) = counting_waker();
+        assert!(io.poll_ready(&mut Context::from_waker(&first_waker), Direction::Read).is_pending());
+
+        let reactor = {
+            let io = io.clone();
+            thread::spawn(move || {
+                let mut out = Vec::new();
+                io.set_readiness(Ready::READABLE, &mut out);
+                out.into_iter().for_each(Waker::wake);
+            })
+        };
+        // The second task goes to the list, racing the event.
+        let (second, second_waker) = counting_waker();
+        let saw = io.poll_ready(&mut Context::from_waker(&second_waker), Direction::Read).is_ready();
+        reactor.join().unwrap();
+        assert_eq!(first.0.load(SeqCst), 1, "the inline waiter was not woken");
+        assert!(saw || second.0.load(SeqCst) == 1, "the listed waiter was stranded");
+    });
+}
+
+/// A task spawned onto a worker from another thread while that worker shuts
+/// down: the worker's close takes it, or the push is refused and the
+/// spawner gets it back to cancel. Never both, never neither (a leak).
+#[test]
+fn a_remote_spawn_racing_shutdown_has_exactly_one_owner() {
+    loom::model(|| {
+        let queue = Arc::new(Handoff::<u8>::new());
+        let spawner = {
+            let queue = queue.clone();
+            thread::spawn(move || queue.push(7).err())
+        };
+        let closed = queue.close();
+        let refused = spawner.join().unwrap();
+        let owners = usize::from(closed == [7]) + usize::from(refused == Some(7));
+        assert_eq!(owners, 1, "closed {closed:?}, refused {refused:?}");
+        assert!(queue.take().is_empty(), "nothing is queued after close");
     });
 }

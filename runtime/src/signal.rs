@@ -160,23 +160,25 @@ impl Signal {
     /// Polls for a delivery; see [`Signal::recv`]. Makes no syscall unless
     /// the pipe has become readable since the last poll.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<()>> {
-        loop {
-            // Check the counter, then wait for the pipe: the handler bumps
-            // the counter before it writes, so a delivery after the check
-            // leaves the pipe readable and its event wakes us.
-            let now = COUNTERS[self.kind.0 as usize].load(Ordering::SeqCst);
-            if now != self.seen {
-                self.seen = now;
-                return Poll::Ready(Some(()));
+        crate::task::budget::cooperate(cx, |cx| {
+            loop {
+                // Check the counter, then wait for the pipe: the handler bumps
+                // the counter before it writes, so a delivery after the check
+                // leaves the pipe readable and its event wakes us.
+                let now = COUNTERS[self.kind.0 as usize].load(Ordering::SeqCst);
+                if now != self.seen {
+                    self.seen = now;
+                    return Poll::Ready(Some(()));
+                }
+                match self.pipe.poll_ready(cx, Interest::READABLE) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(_)) => return Poll::Ready(None),
+                    // Bytes (ours or another signal's): drain them, which ends
+                    // in WouldBlock and clears the readiness, then look again.
+                    Poll::Ready(Ok(_)) => self.drain(),
+                }
             }
-            match self.pipe.poll_ready(cx, Interest::READABLE) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(_)) => return Poll::Ready(None),
-                // Bytes (ours or another signal's): drain them, which ends
-                // in WouldBlock and clears the readiness, then look again.
-                Poll::Ready(Ok(_)) => self.drain(),
-            }
-        }
+        })
     }
 
     /// Reads and discards pending bytes until `WouldBlock` (which also

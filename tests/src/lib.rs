@@ -189,5 +189,4 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "<non-string panic payload>".to_owned())
 }
 pub mod net_util;
-pub mod proc_util;
 pub mod support;

@@ -17,13 +17,12 @@ use std::sync::{mpsc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use examples::measure::server::Layout;
+
 use crate::lock;
 
 /// How long a child process gets to print a line or answer.
 pub const PATIENCE: Duration = Duration::from_secs(10);
-
-/// How long building an example may take (a cold build compiles `examples`).
-const BUILD_PATIENCE: Duration = Duration::from_secs(300);
 
 /// A fresh, private directory under the system temp dir, removed with its
 /// contents on drop. Socket paths live here, short enough for `sun_path`.
@@ -59,33 +58,14 @@ impl Drop for TempDir {
     }
 }
 
-/// Where cargo put this test, split into the parts a build needs.
-struct Layout {
-    /// The target directory (holds `CACHEDIR.TAG`).
-    target_dir: PathBuf,
-    /// `--target TRIPLE`, if this test was cross-built.
-    triple: Option<String>,
-    /// The profile directory (`debug`, `release`, or a custom profile's).
-    profile_dir: PathBuf,
-}
-
-/// Tests run from `<target>[/<triple>]/<profile>/deps/`.
+/// Where cargo put this test: tests run from `<target>[/<triple>]/<profile>/deps/`.
 fn layout() -> io::Result<Layout> {
     let exe = std::env::current_exe()?;
-    let not_found = || io::Error::other(format!("{} is not in <target>/<profile>/deps", exe.display()));
-    let deps = exe.parent().filter(|d| d.ends_with("deps")).ok_or_else(not_found)?;
-    let profile_dir = deps.parent().ok_or_else(not_found)?;
-    let above = profile_dir.parent().ok_or_else(not_found)?;
-    if above.join("CACHEDIR.TAG").exists() {
-        return Ok(Layout { target_dir: above.to_owned(), triple: None, profile_dir: profile_dir.to_owned() });
-    }
-    let target_dir = above.parent().filter(|t| t.join("CACHEDIR.TAG").exists()).ok_or_else(not_found)?;
-    let triple = above.file_name().and_then(|t| t.to_str()).ok_or_else(not_found)?;
-    Ok(Layout {
-        target_dir: target_dir.to_owned(),
-        triple: Some(triple.to_owned()),
-        profile_dir: profile_dir.to_owned(),
-    })
+    let deps = exe.parent().filter(|d| d.ends_with("deps"));
+    let profile_dir = deps
+        .and_then(Path::parent)
+        .ok_or_else(|| io::Error::other(format!("{} is not in <target>/<profile>/deps", exe.display())))?;
+    Layout::of(profile_dir)
 }
 
 /// The path of the `examples` binary `name`, built on first use in this
@@ -102,30 +82,8 @@ pub fn example_binary(name: &str) -> io::Result<PathBuf> {
 }
 
 fn build(name: &str) -> io::Result<PathBuf> {
-    let layout = layout()?;
-    let profile = match layout.profile_dir.file_name().and_then(|p| p.to_str()) {
-        Some("debug") => "dev".to_owned(),
-        Some(other) => other.to_owned(),
-        None => return Err(io::Error::other("unnamed profile directory")),
-    };
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--quiet", "-p", "examples", "--bin", name, "--profile", &profile])
-        .arg("--target-dir")
-        .arg(&layout.target_dir);
-    if let Some(triple) = &layout.triple {
-        cmd.args(["--target", triple]);
-    }
-    let output = Finished::run(cmd.stdin(Stdio::null()), BUILD_PATIENCE)?;
-    if !output.status.success() {
-        return Err(io::Error::other(format!("building {name} failed ({}):\n{}", output.status, output.stderr)));
-    }
-    let path = layout.profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    if !path.is_file() {
-        return Err(io::Error::other(format!("cargo built {name}, but not at {}", path.display())));
-    }
-    Ok(path)
+    let mut built = layout()?.build_examples(&[name])?;
+    built.pop().ok_or_else(|| io::Error::other(format!("cargo built no {name}")))
 }
 
 /// Lines read from a pipe by a helper thread, so a test can wait for one
@@ -179,6 +137,21 @@ impl Lines {
             .and_then(|a| a.parse().ok())
             .ok_or_else(|| io::Error::other(format!("unexpected first line {line:?}")))?;
         Ok((line, addr))
+    }
+
+    /// Skips lines until one starts with `prefix`, within [`PATIENCE`]; returns it.
+    pub fn skip_to(&self, prefix: &str) -> io::Result<String> {
+        let deadline = Instant::now() + PATIENCE;
+        // One iteration per line; the deadline bounds the time.
+        loop {
+            match self.next_by(deadline)? {
+                Some(line) if line.starts_with(prefix) => return Ok(line),
+                Some(_) => {}
+                None => {
+                    return Err(io::Error::other(format!("{} ended before a line starting with {prefix:?}", self.what)))
+                }
+            }
+        }
     }
 
     /// Everything until EOF, which must come before `deadline`.
@@ -300,15 +273,7 @@ pub fn send_signal(running: &Running, signal: libc::c_int) -> io::Result<()> {
 
 /// Skips stderr lines until one starts with `prefix`; returns it.
 pub fn line_starting(running: &Running, prefix: &str) -> io::Result<String> {
-    let deadline = Instant::now() + PATIENCE;
-    // One iteration per line; the deadline bounds the time.
-    loop {
-        match running.stderr.next_by(deadline)? {
-            Some(line) if line.starts_with(prefix) => return Ok(line),
-            Some(_) => {}
-            None => return Err(io::Error::other(format!("stderr ended before a line starting with {prefix:?}"))),
-        }
-    }
+    running.stderr.skip_to(prefix)
 }
 
 /// Waits for the server to exit (its stdout closes) by `deadline`; returns

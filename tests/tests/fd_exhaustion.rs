@@ -14,7 +14,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tests::proc_util::{cpu_ticks, fd_numbers_of, soft_limit};
+use examples::measure::procfs::{cpu_ticks, fd_numbers_of, soft_limit};
 use tests::support::{example_binary, Guard, Lines, Running, PATIENCE};
 
 /// The server's fd limit: a few fds of its own plus about 58 connections.

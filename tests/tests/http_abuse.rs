@@ -17,9 +17,10 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use examples::http::{Response, ResponseParser};
+use examples::http::proto::{Response, ResponseParser};
+use examples::measure::procfs::{open_fds_of, rss_kib};
+use examples::measure::raise_fd_limit;
 use http_util::{read_to_close, timing_lock};
-use tests::proc_util::{open_fds_of, rss_kib};
 use tests::support::{connect, Running, PATIENCE};
 
 /// The delay server's delay, where the test does not need another.
@@ -378,25 +379,6 @@ fn never_reading_client_is_dropped(kind: Server) -> io::Result<()> {
     Ok(())
 }
 
-/// Raises this process's soft fd limit towards `want` (its children
-/// inherit it); returns the limit now in force.
-fn raise_fd_limit(want: libc::rlim_t) -> io::Result<libc::rlim_t> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: `lim` is a valid rlimit for the call to fill.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    if lim.rlim_cur >= want {
-        return Ok(lim.rlim_cur);
-    }
-    lim.rlim_cur = want.min(lim.rlim_max);
-    // SAFETY: `lim` is a valid, initialised rlimit for the call to read.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(lim.rlim_cur)
-}
-
 /// How many silent connections the crowd test opens.
 const CROWD: usize = 10_000;
 /// The idle limit in the crowd test: longer than opening the crowd takes.
@@ -408,8 +390,8 @@ const CROWD_IDLE: Duration = Duration::from_millis(2000);
 fn silent_crowd_is_dropped(kind: Server) -> io::Result<()> {
     let _timing = timing_lock();
     // The crowd's fds here, as many in the server, and some to spare.
-    let limit = raise_fd_limit(CROWD as libc::rlim_t + 1000)?;
-    let crowd_size = CROWD.min(limit.saturating_sub(1000) as usize);
+    let limit = raise_fd_limit(CROWD + 1000)?;
+    let crowd_size = CROWD.min(limit.saturating_sub(1000));
     if crowd_size < CROWD {
         eprintln!("{kind:?}: the fd limit is {limit}: a crowd of {crowd_size} instead of {CROWD}");
     }

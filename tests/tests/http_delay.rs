@@ -1,4 +1,4 @@
-//! The delay server (`examples::delay`), in-process on its own thread: the
+//! The delay server (`examples::servers::delay`), in-process on its own thread: the
 //! seeds' demonstration in numbers (3 requests: blocking needs 3 delays,
 //! concurrent about 1; 1,000 concurrent requests in about 1 delay), then
 //! its HTTP behaviour through raw sockets.
@@ -9,8 +9,9 @@ use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
 
-use examples::delay::{Background, Config};
-use examples::http::{get, get_blocking, Response, ResponseParser, Url};
+use examples::http::client::{get, get_blocking};
+use examples::http::proto::{Response, ResponseParser, Url};
+use examples::servers::delay::{Background, Config};
 use http_util::{read_len, read_to_close, timing_lock};
 use tests::support::{connect, PATIENCE};
 

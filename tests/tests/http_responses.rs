@@ -1,4 +1,4 @@
-//! The HTTP clients (`examples::http::get` on weft, `get_blocking` on
+//! The HTTP clients (`examples::http::client::get` on weft, `get_blocking` on
 //! std) against a scripted server: every body framing decodes, and each
 //! failure is the documented error kind with a message that says what
 //! happened.
@@ -8,7 +8,8 @@ mod http_util;
 use std::io;
 use std::time::{Duration, Instant};
 
-use examples::http::{get, get_blocking, Response, Url};
+use examples::http::client::{get, get_blocking};
+use examples::http::proto::{Response, Url};
 use http_util::{refused_addr, Act, Scripted};
 use tests::support::PATIENCE;
 

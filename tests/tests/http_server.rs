@@ -6,7 +6,7 @@ mod http_util;
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 
-use examples::http::ResponseParser;
+use examples::http::proto::ResponseParser;
 use http_util::{read_len, read_to_close, ServerProcess};
 use tests::support::{connect, Finished};
 
@@ -32,7 +32,7 @@ fn expect_clean_close(mut s: TcpStream) -> io::Result<()> {
 #[test]
 fn answers_with_the_reference_bytes_and_keeps_alive() -> io::Result<()> {
     let server = server()?;
-    assert_eq!(examples::plaintext::RESPONSE, REFERENCE);
+    assert_eq!(examples::servers::plaintext::RESPONSE, REFERENCE);
     let mut s = connect(server.addr)?;
     for _ in 0..3 {
         s.write_all(WRK_REQUEST)?;
@@ -89,7 +89,7 @@ fn connection_close_and_http10_are_honoured() -> io::Result<()> {
 }
 
 /// What the server sent before closing, parsed (the last response).
-fn last_response(bytes: &[u8]) -> io::Result<examples::http::Response> {
+fn last_response(bytes: &[u8]) -> io::Result<examples::http::proto::Response> {
     let mut p = ResponseParser::new(false);
     if !p.feed(bytes)? {
         p.finish()?;

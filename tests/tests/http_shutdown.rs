@@ -16,7 +16,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use examples::http::{Response, ResponseParser};
+use examples::http::proto::{Response, ResponseParser};
 use http_util::read_to_close;
 use tests::support::{assert_refused, connect, line_starting, send_signal, wait_success, Finished, Running, PATIENCE};
 

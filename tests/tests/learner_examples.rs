@@ -115,8 +115,10 @@ fn busy_poll_echo_serves_everyone_and_spins_a_core() -> io::Result<()> {
     let summary = parse_summary(&out).unwrap_or_else(|| panic!("no summary line in:\n{out}"));
     assert!((2.0..2.0 + PATIENCE.as_secs_f64()).contains(&summary.wall), "{summary:?}");
     // The point of the example: a server that never sleeps uses a core
-    // even with nothing to do. (Half a core leaves room for a busy machine.)
-    assert!(summary.cpu >= 0.5 * summary.wall, "it did not spin: {summary:?}");
+    // even with nothing to do. A quarter of one leaves room for a busy
+    // machine: on 2 shared cores under a load of 4 or more, a spinning
+    // process gets under half a core, while a sleeping one uses ~0.
+    assert!(summary.cpu >= 0.25 * summary.wall, "it did not spin: {summary:?}");
     // Every pass asks the listener at least once and hears "not yet".
     assert!(summary.iterations > 1000, "{summary:?}");
     assert!(summary.eagain >= summary.iterations, "{summary:?}");

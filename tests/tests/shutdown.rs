@@ -1,6 +1,7 @@
-//! Graceful shutdown of the `async_echo` binary: on SIGTERM or SIGINT it
-//! closes its listener at once, lets open connections finish for up to
-//! `--grace-ms`, and exits with status 0.
+//! Graceful shutdown of the echo server binaries, `async_echo` and
+//! `callback_echo`: on SIGTERM or SIGINT each closes its listener at once,
+//! lets open connections finish for up to `--grace-ms`, and exits with
+//! status 0.
 //!
 //! The tests synchronise on the server's stderr: `shutting down: ...` is
 //! printed right after the listening socket is closed, and the process's
@@ -20,9 +21,12 @@ const SHORT_GRACE: Duration = Duration::from_millis(300);
 /// connection closed, or the grace period over).
 const PROMPT: Duration = Duration::from_secs(5);
 
-/// Starts `async_echo` with `--grace-ms grace_ms` (logging on stderr).
-fn start(grace_ms: u64) -> io::Result<(Running, SocketAddr)> {
-    Running::server("async_echo", &["--addr", "127.0.0.1:0", "--grace-ms", &grace_ms.to_string()])
+/// The echo servers, which all shut down the same way.
+const SERVERS: [&str; 2] = ["async_echo", "callback_echo"];
+
+/// Starts the echo server `bin` with `--grace-ms grace_ms` (logging on stderr).
+fn start(bin: &str, grace_ms: u64) -> io::Result<(Running, SocketAddr)> {
+    Running::server(bin, &["--addr", "127.0.0.1:0", "--grace-ms", &grace_ms.to_string()])
 }
 
 fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
@@ -49,8 +53,8 @@ fn expect(stream: &mut TcpStream, msg: &[u8]) -> io::Result<()> {
 /// Client A is mid-conversation (half a message sent, its echo not read)
 /// when the signal comes: new clients are refused, A finishes its round
 /// trip, and once A closes the server exits 0 without waiting for the grace.
-fn in_flight_echo_completes(signal: libc::c_int) -> io::Result<()> {
-    let (server, addr) = start(LONG_GRACE_MS)?;
+fn in_flight_echo_completes(bin: &str, signal: libc::c_int) -> io::Result<()> {
+    let (server, addr) = start(bin, LONG_GRACE_MS)?;
     let mut a = connect(addr)?;
     exchange(&mut a, b"hello")?;
     let peer = a.local_addr()?;
@@ -59,7 +63,7 @@ fn in_flight_echo_completes(signal: libc::c_int) -> io::Result<()> {
     let signalled = Instant::now();
     send_signal(&server, signal)?;
     let line = line_starting(&server, "shutting down")?;
-    assert!(line.contains(&format!("{LONG_GRACE_MS} ms")), "{line:?}");
+    assert!(line.contains(&format!("{LONG_GRACE_MS} ms")), "{bin}: {line:?}");
     assert_refused(addr);
 
     a.write_all(b"second half")?;
@@ -72,17 +76,17 @@ fn in_flight_echo_completes(signal: libc::c_int) -> io::Result<()> {
     assert_eq!(a.read(&mut rest)?, 0, "the server sent data after our FIN");
     let stderr = wait_success(server, Instant::now() + PROMPT)?;
     let waited = signalled.elapsed();
-    assert!(waited < PROMPT, "exiting took {waited:?}");
+    assert!(waited < PROMPT, "{bin}: exiting took {waited:?}");
     let total = b"hello".len() + b"first half, second half".len() + b"still served after the signal".len();
-    assert!(stderr.contains(&format!("closed {peer} after {total} bytes")), "stderr:\n{stderr}");
-    assert!(!stderr.contains("grace period over"), "the server waited out its grace period:\n{stderr}");
+    assert!(stderr.contains(&format!("closed {peer} after {total} bytes")), "{bin}: stderr:\n{stderr}");
+    assert!(!stderr.contains("grace period over"), "{bin}: the server waited out its grace period:\n{stderr}");
     Ok(())
 }
 
 /// A connection that stays open holds the server for the grace period, and
 /// no longer: the server exits 0 soon after, closing the connection.
-fn grace_period_ends_open_connections(signal: libc::c_int) -> io::Result<()> {
-    let (server, addr) = start(SHORT_GRACE.as_millis() as u64)?;
+fn grace_period_ends_open_connections(bin: &str, signal: libc::c_int) -> io::Result<()> {
+    let (server, addr) = start(bin, SHORT_GRACE.as_millis() as u64)?;
     let mut idle = connect(addr)?;
     exchange(&mut idle, b"hello")?;
 
@@ -95,13 +99,13 @@ fn grace_period_ends_open_connections(signal: libc::c_int) -> io::Result<()> {
     line_starting(&server, "grace period over")?;
     wait_success(server, signalled + PROMPT)?;
     let waited = signalled.elapsed();
-    assert!(waited >= SHORT_GRACE, "the server exited after {waited:?}, before its grace period");
-    assert!(waited < PROMPT, "exiting took {waited:?}");
+    assert!(waited >= SHORT_GRACE, "{bin}: the server exited after {waited:?}, before its grace period");
+    assert!(waited < PROMPT, "{bin}: exiting took {waited:?}");
     // The server is gone: the idle connection was closed, not left dangling.
     let mut buf = [0u8; 16];
     match idle.read(&mut buf) {
         Ok(0) => {}
-        Ok(n) => panic!("{n} unexpected bytes after the server exited"),
+        Ok(n) => panic!("{bin}: {n} unexpected bytes after the server exited"),
         Err(e) => assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "reading after the exit: {e}"),
     }
     Ok(())
@@ -109,32 +113,34 @@ fn grace_period_ends_open_connections(signal: libc::c_int) -> io::Result<()> {
 
 #[test]
 fn sigterm_lets_an_in_flight_echo_complete() -> io::Result<()> {
-    in_flight_echo_completes(libc::SIGTERM)
+    SERVERS.iter().try_for_each(|bin| in_flight_echo_completes(bin, libc::SIGTERM))
 }
 
 #[test]
 fn sigint_lets_an_in_flight_echo_complete() -> io::Result<()> {
-    in_flight_echo_completes(libc::SIGINT)
+    SERVERS.iter().try_for_each(|bin| in_flight_echo_completes(bin, libc::SIGINT))
 }
 
 #[test]
 fn sigterm_grace_period_ends_open_connections() -> io::Result<()> {
-    grace_period_ends_open_connections(libc::SIGTERM)
+    SERVERS.iter().try_for_each(|bin| grace_period_ends_open_connections(bin, libc::SIGTERM))
 }
 
 #[test]
 fn sigint_grace_period_ends_open_connections() -> io::Result<()> {
-    grace_period_ends_open_connections(libc::SIGINT)
+    SERVERS.iter().try_for_each(|bin| grace_period_ends_open_connections(bin, libc::SIGINT))
 }
 
 #[test]
 fn exits_at_once_without_connections() -> io::Result<()> {
-    let (server, _addr) = start(LONG_GRACE_MS)?;
-    let signalled = Instant::now();
-    send_signal(&server, libc::SIGTERM)?;
-    let stderr = wait_success(server, signalled + PROMPT)?;
-    assert!(stderr.starts_with("shutting down"), "stderr:\n{stderr}");
-    assert!(!stderr.contains("grace period over"), "the server waited out its grace period:\n{stderr}");
-    assert!(signalled.elapsed() < PROMPT, "exiting took {:?}", signalled.elapsed());
+    for bin in SERVERS {
+        let (server, _addr) = start(bin, LONG_GRACE_MS)?;
+        let signalled = Instant::now();
+        send_signal(&server, libc::SIGTERM)?;
+        let stderr = wait_success(server, signalled + PROMPT)?;
+        assert!(stderr.starts_with("shutting down"), "{bin} stderr:\n{stderr}");
+        assert!(!stderr.contains("grace period over"), "{bin} waited out its grace period:\n{stderr}");
+        assert!(signalled.elapsed() < PROMPT, "{bin}: exiting took {:?}", signalled.elapsed());
+    }
     Ok(())
 }

@@ -1,13 +1,13 @@
 //! async_echo: a TCP echo server where every connection is its own task,
 //! all on one thread, multiplexed by epoll/kqueue.
 //!
-//! Each task reads like blocking code (wait for data, read, write it back,
-//! in a loop), yet thousands run at once: when a socket has no data, its
-//! task parks and the thread serves the others. An idle connection holds no
-//! buffer: it waits for readability first, and reads into one scratch
-//! buffer that all connections share.
+//! Each task reads like blocking code (read, write it back, until the
+//! client hangs up), yet thousands run at once: when a socket has no data,
+//! its task parks and the thread serves the others. An idle connection
+//! holds no buffer: `read_pooled` waits for data first and only then takes
+//! a buffer from the thread's pool, which gets it back once the echo is
+//! written.
 
-use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
@@ -16,19 +16,21 @@ use std::process::ExitCode;
 use std::task::Poll;
 use std::time::Duration;
 
-use examples::{announce, Args};
+use examples::cli::{announce, Args, Error, Long, Usage};
 use net::{TcpListener, TcpStream};
 use runtime::io::AsyncWriteExt;
 use runtime::signal::{signal, SignalKind};
 use runtime::sync::mpsc;
 use runtime::time::{sleep, timeout, Sleep};
 
-const USAGE: &str = "\
+const USAGE: Usage = Usage {
+    name: "async_echo",
+    text: "\
 usage: async_echo [--addr HOST:PORT] [--upper] [--quiet] [--grace-ms MS]
 
 A TCP echo server: one task per connection, one thread.
 On SIGINT or SIGTERM it stops accepting, gives open connections up to the
-grace period to finish, and exits with status 0.
+grace period to finish (a second signal ends it), and exits with status 0.
 
 options:
   --addr HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 picks a free port)
@@ -36,16 +38,8 @@ options:
   --quiet           do not log connections on stderr
   --grace-ms MS     how long open connections may finish after a signal (default 5000)
   --help            show this help
-";
-
-thread_local! {
-    /// One read buffer for every connection: all tasks run on this thread,
-    /// and a task uses it only between two awaits.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Size of the shared read buffer.
-const SCRATCH_SIZE: usize = 64 * 1024;
+",
+};
 
 /// How long to pause accepting when the process is out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -58,28 +52,10 @@ struct Options {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1), &["upper", "quiet", "help"])
-        .and_then(|a| a.reject_unknown(&["addr", "upper", "quiet", "grace-ms", "help"]).map(|()| a))
-    {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("async_echo: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let (addr, opts) = match USAGE.parse(parse) {
+        Ok(parsed) => parsed,
+        Err(exit) => return exit,
     };
-    if args.flag("help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let addr = args.value("addr").unwrap_or("127.0.0.1:8080").to_owned();
-    let grace = match args.parsed("grace-ms", 5000u64) {
-        Ok(ms) => Duration::from_millis(ms),
-        Err(e) => {
-            eprintln!("async_echo: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let opts = Options { upper: args.flag("upper"), quiet: args.flag("quiet"), grace };
     match runtime::block_on(serve(addr, opts)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -89,10 +65,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// The address to listen on, and the options.
+fn parse(args: &mut Args) -> Result<(String, Options), Error> {
+    let mut addr = "127.0.0.1:8080".to_owned();
+    let mut opts = Options { upper: false, quiet: false, grace: Duration::from_millis(5000) };
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("addr") => addr = args.string()?,
+            Long("upper") => opts.upper = true,
+            Long("quiet") => opts.quiet = true,
+            Long("grace-ms") => opts.grace = args.millis()?,
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok((addr, opts))
+}
+
 /// What woke the accept loop.
 enum Event {
     Accepted(io::Result<(TcpStream, SocketAddr)>),
     Shutdown,
+}
+
+/// How the grace period ended.
+enum Ended {
+    AllClosed,
+    SecondSignal,
 }
 
 async fn serve(addr: String, opts: Options) -> io::Result<()> {
@@ -146,8 +144,22 @@ async fn serve(addr: String, opts: Options) -> io::Result<()> {
     if !opts.quiet {
         eprintln!("shutting down: waiting up to {} ms for open connections", opts.grace.as_millis());
     }
-    if timeout(opts.grace, closed.recv()).await.is_err() && !opts.quiet {
-        eprintln!("grace period over: closing the remaining connections");
+    let ended = poll_fn(|cx| {
+        if closed.poll_recv(cx).is_ready() {
+            return Poll::Ready(Ended::AllClosed);
+        }
+        if interrupt.poll_recv(cx).is_ready() || terminate.poll_recv(cx).is_ready() {
+            return Poll::Ready(Ended::SecondSignal);
+        }
+        Poll::Pending
+    });
+    let why = match timeout(opts.grace, ended).await {
+        Ok(Ended::AllClosed) => return Ok(()),
+        Ok(Ended::SecondSignal) => "second signal",
+        Err(_elapsed) => "grace period over",
+    };
+    if !opts.quiet {
+        eprintln!("{why}: closing the remaining connections");
     }
     Ok(())
 }
@@ -174,46 +186,17 @@ async fn connection(stream: TcpStream, peer: SocketAddr, opts: Options) {
 
 /// Echoes until the peer closes its side; counts the bytes in `total`.
 async fn echo(stream: &TcpStream, upper: bool, total: &mut u64) -> io::Result<()> {
-    let mut rest = Vec::new();
+    let mut writer = stream;
     loop {
-        // Idle connections wait here, holding no buffer.
-        stream.readable().await?;
-        match SCRATCH.with_borrow_mut(|buf| echo_ready(stream, buf, upper, &mut rest))? {
-            Some(0) => return Ok(()),
-            Some(n) => *total += n as u64,
-            None => continue, // woken, but the data was gone: wait again
+        // Waits here, holding no buffer, until data arrives.
+        let mut data = stream.read_pooled().await?;
+        if data.is_empty() {
+            return Ok(()); // the client closed its side
         }
-        // The socket took less than we read (its send buffer is full):
-        // wait until it drains. This is the only time a connection keeps
-        // bytes of its own.
-        if !rest.is_empty() {
-            let mut writer = stream;
-            writer.write_all(&rest).await?;
-            rest = Vec::new();
+        if upper {
+            data.make_ascii_uppercase();
         }
+        writer.write_all(&data).await?;
+        *total += data.len() as u64;
     }
-}
-
-/// Reads what is ready into the thread's scratch buffer and writes it
-/// straight back; what the socket cannot take yet goes to `rest`.
-/// `Some(0)` is end of stream, `None` means no data after all.
-fn echo_ready(stream: &TcpStream, buf: &mut Vec<u8>, upper: bool, rest: &mut Vec<u8>) -> io::Result<Option<usize>> {
-    if buf.is_empty() {
-        buf.resize(SCRATCH_SIZE, 0);
-    }
-    let n = match stream.try_read(buf) {
-        Ok(n) => n,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    if upper {
-        buf[..n].make_ascii_uppercase();
-    }
-    let written = match stream.try_write(&buf[..n]) {
-        Ok(w) => w,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-        Err(e) => return Err(e),
-    };
-    rest.extend_from_slice(&buf[written..n]);
-    Ok(Some(n))
 }

@@ -5,8 +5,8 @@
 //!
 //! ```text
 //! cargo run -p examples --bin blocking_echo
-//! nc 127.0.0.1 8083    # client A: type a line, it comes back
-//! nc 127.0.0.1 8083    # client B: type a line ... nothing comes back
+//! cargo run -p examples --bin echo_client -- 127.0.0.1:8083   # client A: type a line, it comes back
+//! cargo run -p examples --bin echo_client -- 127.0.0.1:8083   # client B: type a line ... nothing comes back
 //! ```
 //!
 //! B's connection is established (the kernel completes the TCP handshake
@@ -30,41 +30,43 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
-use examples::{announce, Args};
+use examples::cli::{announce, Args, Error, Long, Usage};
+use examples::signals::watch_on_thread;
 
-const USAGE: &str = "\
+const USAGE: Usage = Usage {
+    name: "blocking_echo",
+    text: "\
 usage: blocking_echo [--addr HOST:PORT] [--threads] [--quiet]
 
 A blocking TCP echo server. By default it has one thread and serves one
 connection at a time: a second client gets no echo until the first one
 disconnects. With --threads it starts a thread per connection instead.
+On SIGINT or SIGTERM it exits with status 0 at once: a thread blocked in
+read cannot be asked to finish, so the open connections close with it.
 
 options:
   --addr HOST:PORT  address to listen on (default 127.0.0.1:8083; port 0 picks a free port)
   --threads         serve each connection on its own thread
   --quiet           do not log connections on stderr
   --help            show this help
-";
+",
+};
 
 /// How long to pause accepting when the process is out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+struct Options {
+    addr: String,
+    threads: bool,
+    quiet: bool,
+}
+
 fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1), &["threads", "quiet", "help"])
-        .and_then(|a| a.reject_unknown(&["addr", "threads", "quiet", "help"]).map(|()| a))
-    {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("blocking_echo: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let opts = match USAGE.parse(parse) {
+        Ok(opts) => opts,
+        Err(exit) => return exit,
     };
-    if args.flag("help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let addr = args.value("addr").unwrap_or("127.0.0.1:8083");
-    match serve(addr, args.flag("threads"), args.flag("quiet")) {
+    match serve(&opts.addr, opts.threads, opts.quiet) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("blocking_echo: {e}");
@@ -73,8 +75,30 @@ fn main() -> ExitCode {
     }
 }
 
+fn parse(args: &mut Args) -> Result<Options, Error> {
+    let mut opts = Options { addr: "127.0.0.1:8083".to_owned(), threads: false, quiet: false };
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("addr") => opts.addr = args.string()?,
+            Long("threads") => opts.threads = true,
+            Long("quiet") => opts.quiet = true,
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok(opts)
+}
+
 fn serve(addr: &str, threads: bool, quiet: bool) -> io::Result<()> {
     let listener = TcpListener::bind(addr)?;
+    // This thread spends its life blocked in accept or read, where no
+    // signal can reach it; another one waits for the signals and ends the
+    // process (the kernel closes every connection).
+    watch_on_thread(move || {
+        if !quiet {
+            eprintln!("shutting down: closing every connection");
+        }
+        std::process::exit(0);
+    })?;
     announce(listener.local_addr()?);
     loop {
         // Blocks until a client is in the accept queue.

@@ -8,7 +8,8 @@
 //! cargo run -p examples --bin busy_poll_echo -- --secs 30
 //! ```
 //!
-//! Connect a few `nc 127.0.0.1 8084` clients (they are all served at once,
+//! Connect a few clients, `cargo run -p examples --bin echo_client --
+//! 127.0.0.1:8084` in several terminals (they are all served at once,
 //! unlike `blocking_echo`) and watch `top` meanwhile: the server sits at
 //! 100% CPU whether you type or not. After `--secs` it prints what the
 //! spinning cost; with `--secs 2` and no client at all, on one machine:
@@ -28,61 +29,69 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use examples::cli::{announce, thousands, Args, Error, Long, Usage};
+use examples::signals::watch_on_thread;
 use examples::sys::cvt;
-use examples::{announce, thousands, Args};
 
-const USAGE: &str = "\
+const USAGE: Usage = Usage {
+    name: "busy_poll_echo",
+    text: "\
 usage: busy_poll_echo [--addr HOST:PORT] [--secs N] [--quiet]
 
 A TCP echo server on one thread that polls every socket in a tight loop
 (non-blocking accept and read, retried at once on EAGAIN) and never
 sleeps. It serves many clients at once, and uses a full core even when
-all of them are idle. With --secs it stops after N seconds and prints its
-CPU time against the wall time and how many calls returned EAGAIN.
+all of them are idle. It stops after --secs N seconds, or on SIGINT
+(Ctrl-C) or SIGTERM, and then prints its CPU time against the wall time
+and how many calls returned EAGAIN, and exits with status 0.
 
 options:
   --addr HOST:PORT  address to listen on (default 127.0.0.1:8084; port 0 picks a free port)
   --secs N          run for N seconds (may be fractional), then print the summary and exit
-                    (default: run until killed, with no summary)
+                    (default: run until SIGINT or SIGTERM)
   --quiet           do not log connections on stderr
   --help            show this help
-";
+",
+};
 
 /// Bytes read from a connection in one call.
 const CHUNK: usize = 16 * 1024;
 
+struct Options {
+    addr: String,
+    run_for: Option<Duration>,
+    quiet: bool,
+}
+
 fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1), &["quiet", "help"])
-        .and_then(|a| a.reject_unknown(&["addr", "secs", "quiet", "help"]).map(|()| a))
-    {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("busy_poll_echo: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let opts = match USAGE.parse(parse) {
+        Ok(opts) => opts,
+        Err(exit) => return exit,
     };
-    if args.flag("help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let run_for = match args.value("secs").map(|s| s.parse::<f64>().map(Duration::try_from_secs_f64)) {
-        None => None,
-        Some(Ok(Ok(d))) => Some(d),
-        Some(_) => {
-            eprintln!("busy_poll_echo: --secs needs a non-negative number of seconds\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let addr = args.value("addr").unwrap_or("127.0.0.1:8084");
-    match serve(addr, run_for, args.flag("quiet")) {
+    match serve(&opts.addr, opts.run_for, opts.quiet) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("busy_poll_echo: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn parse(args: &mut Args) -> Result<Options, Error> {
+    let mut opts = Options { addr: "127.0.0.1:8084".to_owned(), run_for: None, quiet: false };
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("addr") => opts.addr = args.string()?,
+            Long("secs") => opts.run_for = Some(args.secs()?),
+            Long("quiet") => opts.quiet = true,
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    Ok(opts)
 }
 
 /// One client: its socket and the echo bytes its socket could not take yet.
@@ -110,6 +119,11 @@ fn serve(addr: &str, run_for: Option<Duration>, quiet: bool) -> io::Result<()> {
     let listener = TcpListener::bind(addr)?;
     // Non-blocking: accept returns EAGAIN at once instead of waiting for a client.
     listener.set_nonblocking(true)?;
+    // A signal sets this flag, and the loop looks at it on every pass: it
+    // goes round so fast that it notices within microseconds.
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    watch_on_thread(move || stopped.store(true, Ordering::Relaxed))?;
     announce(listener.local_addr()?);
 
     let start = Instant::now();
@@ -120,7 +134,7 @@ fn serve(addr: &str, run_for: Option<Duration>, quiet: bool) -> io::Result<()> {
     // The busy loop. There is no wait anywhere in it: when no socket has
     // anything, it goes round again immediately and asks them all again.
     // (Instant::now is read through the vDSO, without a syscall.)
-    while deadline.is_none_or(|d| Instant::now() < d) {
+    while deadline.is_none_or(|d| Instant::now() < d) && !stop.load(Ordering::Relaxed) {
         counts.iterations += 1;
         accept_all(&listener, &mut conns, &mut counts, quiet)?;
         conns.retain_mut(|conn| match poll_conn(conn, &mut buf, &mut counts) {

@@ -11,11 +11,13 @@ use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use examples::delay::{self, Config};
-use examples::http::listen_and_announce;
-use examples::Args;
+use examples::cli::{Args, Error, Long, Usage};
+use examples::servers::delay::{self, Config};
+use examples::servers::lifecycle::listen_and_announce;
 
-const USAGE: &str = "\
+const USAGE: Usage = Usage {
+    name: "delay_server",
+    text: "\
 usage: delay_server [--addr HOST:PORT] [--delay-ms MS] [--idle-ms MS] [--grace-ms MS]
 
 An HTTP/1.1 server that answers every request `200 OK` (body `OK`) after a
@@ -34,41 +36,17 @@ options:
   --idle-ms MS      drop a connection without a complete request for this long (default 10000)
   --grace-ms MS     how long open connections may finish after a signal (default 5000)
   --help            show this help
-";
+",
+};
 
 /// How long open connections may finish after a signal, by default.
 const DEFAULT_GRACE_MS: u64 = 5000;
 
 fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1), &["help"])
-        .and_then(|a| a.reject_unknown(&["addr", "delay-ms", "idle-ms", "grace-ms", "help"]).map(|()| a))
-    {
-        Ok(a) => a,
-        Err(e) => return usage_error(&e),
+    let (addr, config, grace) = match USAGE.parse(parse) {
+        Ok(parsed) => parsed,
+        Err(exit) => return exit,
     };
-    if args.flag("help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    if let Some(extra) = args.positional.first() {
-        return usage_error(&format!("unexpected argument {extra:?}"));
-    }
-    let defaults = Config::default();
-    let config = match (
-        args.parsed("delay-ms", defaults.delay.as_millis() as u64),
-        args.parsed("idle-ms", defaults.idle_timeout.as_millis() as u64),
-    ) {
-        (Ok(delay), Ok(idle)) if idle > 0 => {
-            Config { delay: Duration::from_millis(delay), idle_timeout: Duration::from_millis(idle) }
-        }
-        (Err(e), _) | (_, Err(e)) => return usage_error(&e),
-        _ => return usage_error("--idle-ms must be above 0"),
-    };
-    let grace = match args.parsed("grace-ms", DEFAULT_GRACE_MS) {
-        Ok(ms) => Duration::from_millis(ms),
-        Err(e) => return usage_error(&e),
-    };
-    let addr = args.value("addr").unwrap_or("127.0.0.1:8081").to_owned();
     match runtime::block_on(serve(addr, config, grace)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -78,9 +56,24 @@ fn main() -> ExitCode {
     }
 }
 
-fn usage_error(e: &str) -> ExitCode {
-    eprintln!("delay_server: {e}\n\n{USAGE}");
-    ExitCode::from(2)
+/// The address to listen on, the server's configuration, the grace period.
+fn parse(args: &mut Args) -> Result<(String, Config, Duration), Error> {
+    let mut addr = "127.0.0.1:8081".to_owned();
+    let mut config = Config::default();
+    let mut grace = Duration::from_millis(DEFAULT_GRACE_MS);
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("addr") => addr = args.string()?,
+            Long("delay-ms") => config.delay = args.millis()?,
+            Long("idle-ms") => config.idle_timeout = args.millis()?,
+            Long("grace-ms") => grace = args.millis()?,
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    if config.idle_timeout.is_zero() {
+        return Err("--idle-ms must be above 0".into());
+    }
+    Ok((addr, config, grace))
 }
 
 async fn serve(addr: String, config: Config, grace: Duration) -> io::Result<()> {

@@ -10,11 +10,14 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use examples::delay::{Background, Config};
-use examples::http::{get, get_blocking, Response, Url};
-use examples::Args;
+use examples::cli::{Args, Error, Long, Short, Usage, Value, ValueExt};
+use examples::http::client::{get, get_blocking};
+use examples::http::proto::{Response, Url};
+use examples::servers::delay::{Background, Config};
 
-const USAGE: &str = "\
+const USAGE: Usage = Usage {
+    name: "http_client",
+    text: "\
 usage: http_client [URL...] [-n N] [--mode blocking|concurrent|both] [--timeout SECS] [--delay-ms MS]
 
 Sends N GET requests per URL (http://host[:port]/path): with a blocking
@@ -33,7 +36,8 @@ options:
 exit status: 0 if every request got a complete response (whatever its status);
 1 if one did not (refused, timed out, malformed, cut short), with one line
 on stderr saying why; 2 for a bad option or URL.
-";
+",
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
@@ -50,23 +54,11 @@ struct Options {
 }
 
 fn main() -> ExitCode {
-    // `-n N` is the one short option: spell it as the parser's `--n`.
-    let argv = std::env::args().skip(1).map(|a| if a == "-n" { "--n".to_owned() } else { a });
-    let args = match Args::parse(argv, &["help"])
-        .and_then(|a| a.reject_unknown(&["n", "mode", "timeout", "delay-ms", "help"]).map(|()| a))
-    {
-        Ok(a) => a,
-        Err(e) => return usage_error(&e),
-    };
-    if args.flag("help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let (opts, delay) = match options(&args) {
+    let (opts, delay, urls) = match USAGE.parse(options) {
         Ok(o) => o,
-        Err(e) => return usage_error(&e),
+        Err(exit) => return exit,
     };
-    let urls: Vec<Url> = match args.positional.iter().map(|u| Url::parse(u)).collect() {
+    let urls: Vec<Url> = match urls.iter().map(|u| Url::parse(u)).collect() {
         Ok(urls) => urls,
         Err(e) => {
             eprintln!("http_client: {e}");
@@ -76,7 +68,7 @@ fn main() -> ExitCode {
     let res = if urls.is_empty() {
         demo(opts, delay.unwrap_or(Duration::from_secs(1)))
     } else if delay.is_some() {
-        return usage_error("--delay-ms applies only without URL (to the in-process server)");
+        return USAGE.error("--delay-ms applies only without URL (to the in-process server)");
     } else {
         urls.iter().try_for_each(|url| fetch_all(url, opts))
     };
@@ -89,33 +81,35 @@ fn main() -> ExitCode {
     }
 }
 
-fn usage_error(e: &str) -> ExitCode {
-    eprintln!("http_client: {e}\n\n{USAGE}");
-    ExitCode::from(2)
-}
-
-/// The options, and the in-process server's delay if `--delay-ms` was given.
-fn options(args: &Args) -> Result<(Options, Option<Duration>), String> {
-    let requests = args.parsed("n", 3usize)?;
-    if requests == 0 {
-        return Err("-n must be at least 1".to_owned());
+/// The options, the in-process server's delay if `--delay-ms` was given,
+/// and the URLs as written.
+fn options(args: &mut Args) -> Result<(Options, Option<Duration>, Vec<String>), Error> {
+    let mut opts = Options { requests: 3, mode: Mode::Both, timeout: Duration::from_secs(10) };
+    let (mut delay, mut urls) = (None, Vec::new());
+    while let Some(arg) = args.next()? {
+        match arg {
+            Short('n') => opts.requests = args.parsed()?,
+            Long("mode") => {
+                opts.mode = match args.string()?.as_str() {
+                    "blocking" => Mode::Blocking,
+                    "concurrent" => Mode::Concurrent,
+                    "both" => Mode::Both,
+                    other => return Err(format!("--mode {other:?}: expected blocking, concurrent or both").into()),
+                }
+            }
+            Long("timeout") => opts.timeout = args.secs()?,
+            Long("delay-ms") => delay = Some(args.millis()?),
+            Value(url) => urls.push(url.string()?),
+            _ => return Err(arg.unexpected()),
+        }
     }
-    let mode = match args.value("mode").unwrap_or("both") {
-        "blocking" => Mode::Blocking,
-        "concurrent" => Mode::Concurrent,
-        "both" => Mode::Both,
-        other => return Err(format!("--mode {other:?}: expected blocking, concurrent or both")),
-    };
-    let secs = args.parsed("timeout", 10.0f64)?;
-    let timeout = Duration::try_from_secs_f64(secs)
-        .ok()
-        .filter(|t| !t.is_zero())
-        .ok_or_else(|| format!("--timeout {secs}: expected a number of seconds above 0"))?;
-    let delay = match args.value("delay-ms") {
-        None => None,
-        Some(_) => Some(Duration::from_millis(args.parsed("delay-ms", 0u64)?)),
-    };
-    Ok((Options { requests, mode, timeout }, delay))
+    if opts.requests == 0 {
+        return Err("-n must be at least 1".into());
+    }
+    if opts.timeout.is_zero() {
+        return Err("--timeout 0: expected a number of seconds above 0".into());
+    }
+    Ok((opts, delay, urls))
 }
 
 /// Starts a delay server on another thread and fetches from it.

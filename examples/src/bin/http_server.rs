@@ -8,11 +8,13 @@ use std::io;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use examples::http::listen_and_announce;
-use examples::plaintext::{self, IDLE_TIMEOUT};
-use examples::Args;
+use examples::cli::{Args, Error, Long, Usage};
+use examples::servers::lifecycle::listen_and_announce;
+use examples::servers::plaintext::{self, IDLE_TIMEOUT};
 
-const USAGE: &str = "\
+const USAGE: Usage = Usage {
+    name: "http_server",
+    text: "\
 usage: http_server [--addr HOST:PORT] [--idle-ms MS] [--grace-ms MS]
 
 A minimal HTTP/1.1 \"plaintext\" server: every GET gets `200 OK` with body
@@ -29,32 +31,17 @@ options:
   --idle-ms MS      drop a connection idle for this long (default 10000)
   --grace-ms MS     how long open connections may finish after a signal (default 5000)
   --help            show this help
-";
+",
+};
 
 /// How long open connections may finish after a signal, by default.
 const DEFAULT_GRACE_MS: u64 = 5000;
 
 fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1), &["help"])
-        .and_then(|a| a.reject_unknown(&["addr", "idle-ms", "grace-ms", "help"]).map(|()| a))
-    {
-        Ok(a) => a,
-        Err(e) => return usage_error(&e),
+    let (addr, idle, grace) = match USAGE.parse(parse) {
+        Ok(parsed) => parsed,
+        Err(exit) => return exit,
     };
-    if args.flag("help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    if let Some(extra) = args.positional.first() {
-        return usage_error(&format!("unexpected argument {extra:?}"));
-    }
-    let (idle, grace) =
-        match (args.parsed("idle-ms", IDLE_TIMEOUT.as_millis() as u64), args.parsed("grace-ms", DEFAULT_GRACE_MS)) {
-            (Ok(idle), Ok(grace)) if idle > 0 => (Duration::from_millis(idle), Duration::from_millis(grace)),
-            (Err(e), _) | (_, Err(e)) => return usage_error(&e),
-            _ => return usage_error("--idle-ms must be above 0"),
-        };
-    let addr = args.value("addr").unwrap_or("127.0.0.1:8082").to_owned();
     match runtime::block_on(serve(addr, idle, grace)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -64,9 +51,23 @@ fn main() -> ExitCode {
     }
 }
 
-fn usage_error(e: &str) -> ExitCode {
-    eprintln!("http_server: {e}\n\n{USAGE}");
-    ExitCode::from(2)
+/// The address to listen on, the idle limit, the grace period.
+fn parse(args: &mut Args) -> Result<(String, Duration, Duration), Error> {
+    let mut addr = "127.0.0.1:8082".to_owned();
+    let mut idle = IDLE_TIMEOUT;
+    let mut grace = Duration::from_millis(DEFAULT_GRACE_MS);
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("addr") => addr = args.string()?,
+            Long("idle-ms") => idle = args.millis()?,
+            Long("grace-ms") => grace = args.millis()?,
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    if idle.is_zero() {
+        return Err("--idle-ms must be above 0".into());
+    }
+    Ok((addr, idle, grace))
 }
 
 async fn serve(addr: String, idle: Duration, grace: Duration) -> io::Result<()> {

@@ -44,9 +44,11 @@
 
 use std::process::ExitCode;
 
-use examples::Args;
+use examples::cli::{Args, Error, Long, Usage};
 
-const USAGE: &str = "\
+const USAGE: Usage = Usage {
+    name: "poll_vs_epoll",
+    text: "\
 usage: poll_vs_epoll [--max-n N] [--rounds R]
 
 Measures one wait for a single ready fd among N idle ones, with select(2)
@@ -59,32 +61,13 @@ options:
   --max-n N     the largest number of idle fds (default 10000)
   --rounds R    timed waits per method and N (default 1000)
   --help        show this help
-";
+",
+};
 
 fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1), &["help"])
-        .and_then(|a| a.reject_unknown(&["max-n", "rounds", "help"]).map(|()| a))
-    {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("poll_vs_epoll: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    if args.flag("help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let (max_n, rounds) = match (args.parsed("max-n", 10_000usize), args.parsed("rounds", 1000usize)) {
-        (Ok(n), Ok(r)) if n > 0 && r > 0 => (n, r),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("poll_vs_epoll: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-        _ => {
-            eprintln!("poll_vs_epoll: --max-n and --rounds must be at least 1\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let (max_n, rounds) = match USAGE.parse(parse) {
+        Ok(parsed) => parsed,
+        Err(exit) => return exit,
     };
     match linux::run(max_n, rounds) {
         Ok(()) => ExitCode::SUCCESS,
@@ -93,6 +76,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The largest number of idle fds, and the timed waits per method and N.
+fn parse(args: &mut Args) -> Result<(usize, usize), Error> {
+    let (mut max_n, mut rounds) = (10_000, 1000);
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("max-n") => max_n = args.parsed()?,
+            Long("rounds") => rounds = args.parsed()?,
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    if max_n == 0 || rounds == 0 {
+        return Err("--max-n and --rounds must be at least 1".into());
+    }
+    Ok((max_n, rounds))
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -113,8 +112,9 @@ mod linux {
     use std::ptr;
     use std::time::{Duration, Instant};
 
+    use examples::cli::thousands;
+    use examples::measure::raise_fd_limit;
     use examples::sys::{cvt, cvt_r};
-    use examples::thousands;
 
     /// fds kept free for stdio, the epoll instance and whatever else is open.
     const SPARE_FDS: usize = 16;
@@ -153,22 +153,6 @@ mod linux {
 
     fn micros(d: Duration) -> f64 {
         d.as_secs_f64() * 1e6
-    }
-
-    /// Makes sure `want` fds can be open: raises the soft RLIMIT_NOFILE up
-    /// to the hard limit if needed (no privilege required), and returns the
-    /// soft limit now in force.
-    fn raise_fd_limit(want: usize) -> io::Result<usize> {
-        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        // SAFETY: `lim` is a valid, writable rlimit that outlives the call.
-        cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
-        let want = want as libc::rlim_t;
-        if lim.rlim_cur != libc::RLIM_INFINITY && lim.rlim_cur < want {
-            lim.rlim_cur = if lim.rlim_max == libc::RLIM_INFINITY { want } else { want.min(lim.rlim_max) };
-            // SAFETY: `lim` is a valid rlimit; the kernel only reads it.
-            cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
-        }
-        Ok(usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX))
     }
 
     /// N idle eventfds and one active one, opened in that order, so the

@@ -13,10 +13,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use examples::Args;
+use examples::cli::{Args, Error, Long, Usage};
 use runtime::sync::mpsc::{self, Receiver, TrySendError};
 
-const USAGE: &str = "\
+const USAGE: Usage = Usage {
+    name: "producer_consumer",
+    text: "\
 usage: producer_consumer [--producers N] [--consumers N] [--buns N] [--capacity N] [--eat-ms MS]
 
 Producers and consumers as tasks over a bounded channel (the steamer).
@@ -30,7 +32,8 @@ options:
   --capacity N   buns the steamer holds (default 3)
   --eat-ms MS    how long eating a bun takes (default 0: a yield)
   --help         show this help
-";
+",
+};
 
 /// One steamed bun: who made it, and its number at that producer.
 #[derive(Debug)]
@@ -49,16 +52,9 @@ struct Options {
 }
 
 fn main() -> ExitCode {
-    let opts = match options() {
-        Ok(Some(o)) => o,
-        Ok(None) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("producer_consumer: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let opts = match USAGE.parse(options) {
+        Ok(o) => o,
+        Err(exit) => return exit,
     };
     match runtime::block_on(run(opts)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -69,28 +65,28 @@ fn main() -> ExitCode {
     }
 }
 
-/// The options, or `None` for `--help`.
-fn options() -> Result<Option<Options>, String> {
-    let known = ["producers", "consumers", "buns", "capacity", "eat-ms", "help"];
-    let args = Args::parse(std::env::args().skip(1), &["help"])?;
-    args.reject_unknown(&known)?;
-    if args.flag("help") {
-        return Ok(None);
+/// The options, from the command line.
+fn options(args: &mut Args) -> Result<Options, Error> {
+    let mut opts = Options { producers: 2, consumers: 3, buns: 5, capacity: 3, eat: Duration::ZERO };
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("producers") => opts.producers = at_least_one(args)?,
+            Long("consumers") => opts.consumers = at_least_one(args)?,
+            Long("buns") => opts.buns = args.parsed()?,
+            Long("capacity") => opts.capacity = at_least_one(args)?,
+            Long("eat-ms") => opts.eat = args.millis()?,
+            _ => return Err(arg.unexpected()),
+        }
     }
-    if let Some(extra) = args.positional.first() {
-        return Err(format!("unexpected argument {extra:?}"));
-    }
-    let at_least_one = |name: &str, default: usize| match args.parsed(name, default)? {
-        0 => Err(format!("--{name} must be at least 1")),
+    Ok(opts)
+}
+
+/// The option's value, a count that must be at least 1.
+fn at_least_one(args: &mut Args) -> Result<usize, Error> {
+    match args.parsed()? {
+        0 => Err(format!("{} must be at least 1", args.option()).into()),
         n => Ok(n),
-    };
-    Ok(Some(Options {
-        producers: at_least_one("producers", 2)?,
-        consumers: at_least_one("consumers", 3)?,
-        buns: args.parsed("buns", 5)?,
-        capacity: at_least_one("capacity", 3)?,
-        eat: Duration::from_millis(args.parsed("eat-ms", 0)?),
-    }))
+    }
 }
 
 async fn run(opts: Options) -> io::Result<()> {

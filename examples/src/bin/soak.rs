@@ -16,12 +16,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use examples::Args;
+use examples::cli::{self, Args, Error, Long};
 use net::TcpStream;
 use runtime::io::{AsyncReadExt, AsyncWriteExt};
 use runtime::time::{sleep, sleep_until, timeout};
 
-const USAGE: &str = "\
+const USAGE: cli::Usage = cli::Usage {
+    name: "soak",
+    text: "\
 usage: soak [--secs N] [--warmup-secs N] [--every N] [--long N] [--period-ms MS]
             [--churners N] [--addr HOST:PORT [--pid PID]] [--server PATH]
 
@@ -49,7 +51,8 @@ options:
   --pid PID         that server's process id, for its fds and RSS (with --addr)
   --server PATH     the async_echo binary to start (default: next to this one)
   --help            show this help
-";
+",
+};
 
 /// Most the server's RSS may grow after the warm-up, in percent.
 const MAX_RSS_GROWTH_PERCENT: u64 = 20;
@@ -71,50 +74,48 @@ struct Options {
     server: Option<PathBuf>,
 }
 
-fn parse() -> Result<Option<Options>, String> {
-    let known = ["secs", "warmup-secs", "every", "long", "period-ms", "churners", "addr", "pid", "server", "help"];
-    let args = Args::parse(std::env::args().skip(1), &["help"])?;
-    args.reject_unknown(&known)?;
-    if args.flag("help") {
-        return Ok(None);
-    }
-    if let Some(extra) = args.positional.first() {
-        return Err(format!("unexpected argument {extra:?}"));
-    }
-    let opts = Options {
-        secs: args.parsed("secs", 60)?,
-        warmup: args.parsed("warmup-secs", 5)?,
-        every: args.parsed("every", 5)?,
-        long: args.parsed("long", 1000)?,
-        period: Duration::from_millis(args.parsed("period-ms", 1000)?),
-        churners: args.parsed("churners", 4)?,
-        addr: args.value("addr").map(str::to_owned),
-        pid: args.value("pid").map(|p| p.parse().map_err(|e| format!("--pid {p:?}: {e}"))).transpose()?,
-        server: args.value("server").map(PathBuf::from),
+fn parse(args: &mut Args) -> Result<Options, Error> {
+    let mut opts = Options {
+        secs: 60,
+        warmup: 5,
+        every: 5,
+        long: 1000,
+        period: Duration::from_millis(1000),
+        churners: 4,
+        addr: None,
+        pid: None,
+        server: None,
     };
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("secs") => opts.secs = args.parsed()?,
+            Long("warmup-secs") => opts.warmup = args.parsed()?,
+            Long("every") => opts.every = args.parsed()?,
+            Long("long") => opts.long = args.parsed()?,
+            Long("period-ms") => opts.period = args.millis()?,
+            Long("churners") => opts.churners = args.parsed()?,
+            Long("addr") => opts.addr = Some(args.string()?),
+            Long("pid") => opts.pid = Some(args.parsed()?),
+            Long("server") => opts.server = Some(args.value()?.into()),
+            _ => return Err(arg.unexpected()),
+        }
+    }
     if opts.secs <= opts.warmup {
-        return Err(format!("--secs {} must exceed --warmup-secs {}", opts.secs, opts.warmup));
+        return Err(format!("--secs {} must exceed --warmup-secs {}", opts.secs, opts.warmup).into());
     }
     if opts.every == 0 || opts.period.is_zero() {
-        return Err("--every and --period-ms must be positive".to_owned());
+        return Err("--every and --period-ms must be positive".into());
     }
     if opts.pid.is_some() && opts.addr.is_none() {
-        return Err("--pid goes with --addr".to_owned());
+        return Err("--pid goes with --addr".into());
     }
-    Ok(Some(opts))
+    Ok(opts)
 }
 
 fn main() -> ExitCode {
-    let opts = match parse() {
-        Ok(Some(opts)) => opts,
-        Ok(None) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("soak: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let opts = match USAGE.parse(parse) {
+        Ok(opts) => opts,
+        Err(exit) => return exit,
     };
     match run(opts) {
         Ok(true) => ExitCode::SUCCESS,

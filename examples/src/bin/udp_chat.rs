@@ -4,17 +4,24 @@
 //! datagrams it receives, and relays each message, as `PEER: message`, to
 //! every other sender it has heard from. One socket, one task, no
 //! per-client state beyond an address.
+//!
+//! Both ends exit with status 0 on SIGINT (Ctrl-C) or SIGTERM.
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::process::ExitCode;
 use std::task::Poll;
 
-use examples::{announce, stdin, Args};
+use examples::cli::{announce, Args, Error, Long, Usage, Value, ValueExt};
+use examples::signals::ShutdownSignals;
+use examples::stdin::{Input, Next};
 use net::UdpSocket;
 
-const USAGE: &str = "\
+const USAGE: Usage = Usage {
+    name: "udp_chat",
+    text: "\
 usage: udp_chat server [--addr HOST:PORT] [--quiet]
        udp_chat client HOST:PORT
 
@@ -25,12 +32,14 @@ A chat room over UDP.
           (an empty datagram only joins the room)
   client  joins the room, sends each line of stdin as one datagram and prints
           every message that arrives; ends at the end of input
+Either ends with status 0 on SIGINT (Ctrl-C) or SIGTERM.
 
 options:
   --addr HOST:PORT  address to listen on (default 127.0.0.1:9999; port 0 picks a free port)
   --quiet           do not log clients joining on stderr
   --help            show this help
-";
+",
+};
 
 /// Longest message relayed in full; longer datagrams are cut (and marked).
 const MAX_MESSAGE: usize = 4096;
@@ -39,24 +48,20 @@ const MAX_MESSAGE: usize = 4096;
 /// first (UDP never says when a client has gone).
 const MAX_CLIENTS: usize = 1024;
 
+/// What the command line asks for.
+enum Command {
+    Server { addr: String, quiet: bool },
+    Client { server: String },
+}
+
 fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1), &["quiet", "help"])
-        .and_then(|a| a.reject_unknown(&["addr", "quiet", "help"]).map(|()| a))
-    {
-        Ok(a) => a,
-        Err(e) => return usage_error(&e),
+    let command = match USAGE.parse(parse) {
+        Ok(command) => command,
+        Err(exit) => return exit,
     };
-    if args.flag("help") {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let res = match args.positional.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        ["server"] => {
-            let addr = args.value("addr").unwrap_or("127.0.0.1:9999").to_owned();
-            runtime::block_on(server(addr, args.flag("quiet")))
-        }
-        ["client", addr] if args.value("addr").is_none() => runtime::block_on(client(addr.to_owned())),
-        _ => return usage_error("expected `server [--addr HOST:PORT]` or `client HOST:PORT`"),
+    let res = match command {
+        Command::Server { addr, quiet } => runtime::block_on(server(addr, quiet)),
+        Command::Client { server } => runtime::block_on(client(server)),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -67,23 +72,59 @@ fn main() -> ExitCode {
     }
 }
 
-fn usage_error(msg: &str) -> ExitCode {
-    eprintln!("udp_chat: {msg}\n\n{USAGE}");
-    ExitCode::from(2)
+/// `server [--addr HOST:PORT] [--quiet]` or `client HOST:PORT`.
+fn parse(args: &mut Args) -> Result<Command, Error> {
+    let (mut words, mut addr, mut quiet) = (Vec::new(), None, false);
+    while let Some(arg) = args.next()? {
+        match arg {
+            Value(word) if words.len() < 2 => words.push(word.string()?),
+            Long("addr") => addr = Some(args.string()?),
+            Long("quiet") => quiet = true,
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    match (&words.iter().map(String::as_str).collect::<Vec<_>>()[..], addr) {
+        (["server"], addr) => Ok(Command::Server { addr: addr.unwrap_or_else(|| "127.0.0.1:9999".to_owned()), quiet }),
+        (["client", server], None) if !quiet => Ok(Command::Client { server: (*server).to_owned() }),
+        _ => Err("expected `server [--addr HOST:PORT] [--quiet]` or `client HOST:PORT`".into()),
+    }
+}
+
+/// What woke the server.
+enum ServerEvent {
+    Datagram(io::Result<(usize, SocketAddr, bool)>),
+    Shutdown,
 }
 
 async fn server(addr: String, quiet: bool) -> io::Result<()> {
     let socket = UdpSocket::bind(addr.as_str()).await?;
+    let mut signals = ShutdownSignals::listen()?;
     announce(socket.local_addr()?);
     // Clients in the order last heard from, most recent at the end.
     let mut clients: Vec<SocketAddr> = Vec::new();
     let mut buf = vec![0u8; MAX_MESSAGE];
     loop {
-        let (n, peer, truncated) = match socket.recv_from_truncated(&mut buf).await {
-            Ok(got) => got,
+        let event = {
+            let mut datagram = pin!(socket.recv_from_truncated(&mut buf));
+            poll_fn(|cx| {
+                if signals.poll_recv(cx).is_ready() {
+                    return Poll::Ready(ServerEvent::Shutdown);
+                }
+                datagram.as_mut().poll(cx).map(ServerEvent::Datagram)
+            })
+            .await
+        };
+        let (n, peer, truncated) = match event {
+            ServerEvent::Datagram(Ok(got)) => got,
+            ServerEvent::Shutdown => {
+                if !quiet {
+                    eprintln!("shutting down");
+                }
+                return Ok(());
+            }
             // An error on one datagram (e.g. an ICMP error for an earlier
             // send) is no reason to close the room.
-            Err(e) => {
+            ServerEvent::Datagram(Err(e)) => {
                 eprintln!("receive failed: {e}");
                 continue;
             }
@@ -120,7 +161,7 @@ async fn server(addr: String, quiet: bool) -> io::Result<()> {
 
 /// What woke the client.
 enum Event {
-    Line(Option<io::Result<String>>),
+    Input(Next),
     Datagram(io::Result<usize>),
 }
 
@@ -135,22 +176,22 @@ async fn client(addr: String) -> io::Result<()> {
     socket.connect(server).await?;
     // An empty datagram joins the room, so messages arrive before we say anything.
     socket.send(b"").await?;
+    let mut input = Input::start()?;
     eprintln!("joined {server} from {}; type a line to send it", socket.local_addr()?);
-    let mut lines = stdin::lines();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let event = poll_fn(|cx| {
-            if let Poll::Ready(line) = lines.poll_recv(cx) {
-                return Poll::Ready(Event::Line(line));
+            if let Poll::Ready(next) = input.poll_next(cx) {
+                return Poll::Ready(Event::Input(next));
             }
             socket.poll_recv(cx, &mut buf).map(Event::Datagram)
         })
         .await;
         match event {
-            Event::Line(Some(line)) => {
+            Event::Input(Next::Line(line)) => {
                 socket.send(line?.as_bytes()).await?;
             }
-            Event::Line(None) => return Ok(()),
+            Event::Input(Next::End | Next::Interrupted) => return Ok(()),
             Event::Datagram(Ok(n)) => {
                 let mut out = io::stdout().lock();
                 out.write_all(&buf[..n])?;

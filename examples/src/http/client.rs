@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 use net::TcpStream;
 use runtime::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::response::{Response, ResponseParser};
-use super::url::Url;
+use super::proto::{Response, ResponseParser, Url};
 
 /// Bytes read per `read` call.
 const READ_CHUNK: usize = 8 * 1024;
@@ -23,8 +22,8 @@ const READ_CHUNK: usize = 8 * 1024;
 /// The request both clients send for `url`.
 ///
 /// ```
-/// let url = examples::http::Url::parse("http://127.0.0.1:8081/x")?;
-/// let req = examples::http::request_bytes(&url);
+/// let url = examples::http::proto::Url::parse("http://127.0.0.1:8081/x")?;
+/// let req = examples::http::client::request_bytes(&url);
 /// assert!(req.starts_with(b"GET /x HTTP/1.1\r\nHost: 127.0.0.1:8081\r\n"));
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -52,8 +51,8 @@ fn timed_out(url: &Url, limit: Duration) -> io::Error {
 ///
 /// ```no_run
 /// runtime::block_on(async {
-///     let url = examples::http::Url::parse("http://localhost:8081/")?;
-///     let r = examples::http::get(&url, std::time::Duration::from_secs(5)).await?;
+///     let url = examples::http::proto::Url::parse("http://localhost:8081/")?;
+///     let r = examples::http::client::get(&url, std::time::Duration::from_secs(5)).await?;
 ///     println!("{} {}, {} bytes", r.status, r.reason, r.body.len());
 ///     Ok::<(), std::io::Error>(())
 /// })?;

@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 use runtime::io::{Async, AsyncRead, AsyncWrite, Interest};
 
 use crate::addr::{each_addr, ToSocketAddrs};
+use crate::pooled::ReadPooled;
 use crate::socket::{self, Socket};
 use crate::split::{self, sealed, OwnedReadHalf, OwnedWriteHalf, ReadHalf, SplitStream, WriteHalf};
 use crate::sys::RawAddr;
@@ -114,6 +115,15 @@ impl TcpStream {
     /// Waits until the stream may be writable.
     pub async fn writable(&self) -> io::Result<()> {
         self.io.writable().await
+    }
+
+    /// Waits for data and reads it into a buffer lent by the thread's pool
+    /// (at most [`runtime::io::POOLED_BUF_SIZE`] bytes; empty at end of
+    /// stream), so a connection that waits holds no buffer; the buffer goes
+    /// back to the pool when the returned [`PooledBuf`](runtime::io::PooledBuf)
+    /// is dropped.
+    pub fn read_pooled(&self) -> ReadPooled<'_> {
+        ReadPooled::new(&self.io)
     }
 
     /// Reads without waiting: `ErrorKind::WouldBlock` if no data is ready.

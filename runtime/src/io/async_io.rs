@@ -9,7 +9,9 @@ use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
+use super::pool::{self, PooledBuf};
 use super::registration::{Drained, Registration};
+use super::stats::Op;
 use crate::driver;
 use crate::reactor::{Direction, Interest, Ready};
 use crate::sys;
@@ -53,6 +55,11 @@ use crate::sys;
 pub struct Async<T: AsFd> {
     /// The object; `None` only once `into_inner` or `drop` took it.
     inner: Option<T>,
+    /// `inner`'s fd, kept for the hot paths.
+    ///
+    /// # Invariant
+    /// Open while `inner` is `Some`: only `into_inner` and `drop` take it.
+    fd: RawFd,
     /// Set at the first poll, on the polling loop's driver.
     registration: OnceLock<Registration>,
     /// The directions registered for.
@@ -85,7 +92,8 @@ impl<T: AsFd> Async<T> {
     }
 
     fn with_initial(inner: T, interest: Interest, initial: Ready) -> Async<T> {
-        Async { inner: Some(inner), registration: OnceLock::new(), interest, initial }
+        let fd = inner.as_fd().as_raw_fd();
+        Async { inner: Some(inner), fd, registration: OnceLock::new(), interest, initial }
     }
 
     /// The wrapped object.
@@ -108,8 +116,9 @@ impl<T: AsFd> Async<T> {
         }
     }
 
+    #[inline]
     fn fd(&self) -> RawFd {
-        self.get_ref().as_fd().as_raw_fd()
+        self.fd
     }
 
     /// The registration, made on first use with this thread's driver.
@@ -140,6 +149,7 @@ impl<T: AsFd> Async<T> {
 
     /// Ready once the fd may be readable (if `interest` includes reading)
     /// or writable; parks the task's waker otherwise.
+    #[inline]
     pub fn poll_ready(&self, cx: &mut Context<'_>, interest: Interest) -> Poll<io::Result<()>> {
         self.registration()?.poll_ready(cx, direction(interest)).map_ok(|_| ())
     }
@@ -161,7 +171,7 @@ impl<T: AsFd> Async<T> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        self.registration()?.poll_io(cx, Direction::Read, Drained::OnWouldBlock, || op(self.get_ref()), |_| 0)
+        self.registration()?.poll_io(cx, Op::Read, Drained::OnWouldBlock, || op(self.get_ref()), |_| 0)
     }
 
     /// Like [`Async::poll_read_with`], for writes.
@@ -170,7 +180,17 @@ impl<T: AsFd> Async<T> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        self.registration()?.poll_io(cx, Direction::Write, Drained::OnWouldBlock, || op(self.get_ref()), |_| 0)
+        self.registration()?.poll_io(cx, Op::Write, Drained::OnWouldBlock, || op(self.get_ref()), |_| 0)
+    }
+
+    /// [`Async::poll_read_with`] for an `accept`: the same wait, counted as
+    /// an accept in the runtime's metrics.
+    pub fn poll_accept_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.registration()?.poll_io(cx, Op::Accept, Drained::OnWouldBlock, || op(self.get_ref()), |_| 0)
     }
 
     /// `async` form of [`Async::poll_read_with`].
@@ -187,12 +207,12 @@ impl<T: AsFd> Async<T> {
     /// readiness of `interest`'s directions (and is returned), so a later
     /// wait waits for a new event.
     pub fn try_io<R>(&self, interest: Interest, op: impl FnOnce(&T) -> io::Result<R>) -> io::Result<R> {
-        let dirs: &[Direction] = match (interest.is_readable(), interest.is_writable()) {
-            (true, true) => &[Direction::Read, Direction::Write],
-            (true, false) => &[Direction::Read],
-            _ => &[Direction::Write],
-        };
-        self.registration()?.try_io(dirs, Drained::OnWouldBlock, || op(self.get_ref()), |_| 0)
+        let reg = self.registration()?;
+        match (interest.is_readable(), interest.is_writable()) {
+            (true, true) => reg.try_io_both(|| op(self.get_ref())),
+            (true, false) => reg.try_io(Op::Read, Drained::OnWouldBlock, || op(self.get_ref()), |_| 0),
+            _ => reg.try_io(Op::Write, Drained::OnWouldBlock, || op(self.get_ref()), |_| 0),
+        }
     }
 
     /// Reads from a stream socket once it is readable (`recv(2)`). A read
@@ -202,7 +222,7 @@ impl<T: AsFd> Async<T> {
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let fd = self.fd();
         let len = buf.len();
-        self.registration()?.poll_io(cx, Direction::Read, Drained::IfShorterThan(len), || sys::recv(fd, buf), |&n| n)
+        self.registration()?.poll_io(cx, Op::Read, Drained::IfShorterThan(len), || sys::recv(fd, buf), |&n| n)
     }
 
     /// Writes to a stream socket once it is writable (`send(2)`, never
@@ -214,13 +234,7 @@ impl<T: AsFd> Async<T> {
             return Poll::Ready(Ok(0));
         }
         let fd = self.fd();
-        self.registration()?.poll_io(
-            cx,
-            Direction::Write,
-            Drained::IfShorterThan(buf.len()),
-            || sys::send(fd, buf),
-            |&n| n,
-        )
+        self.registration()?.poll_io(cx, Op::Write, Drained::IfShorterThan(buf.len()), || sys::send(fd, buf), |&n| n)
     }
 
     /// [`Async::poll_write`] from several buffers in order (`sendmsg(2)`).
@@ -232,10 +246,35 @@ impl<T: AsFd> Async<T> {
         let fd = self.fd();
         self.registration()?.poll_io(
             cx,
-            Direction::Write,
+            Op::Write,
             Drained::IfShorterThan(len),
             || sys::send_vectored(fd, bufs),
             |&n| n,
+        )
+    }
+
+    /// Reads from a stream socket into a buffer lent by the thread's pool,
+    /// taken only once the socket is readable (see [`PooledBuf`]): an idle
+    /// connection waiting here holds no buffer. Reads at most
+    /// [`POOLED_BUF_SIZE`](super::POOLED_BUF_SIZE) bytes; empty at end of stream.
+    #[inline]
+    pub fn poll_read_pooled(&self, cx: &mut Context<'_>) -> Poll<io::Result<PooledBuf>> {
+        let fd = self.fd();
+        self.registration()?.poll_io(
+            cx,
+            Op::Read,
+            Drained::IfShorterThan(pool::POOLED_BUF_SIZE),
+            || {
+                let mut buf = pool::take();
+                match sys::recv(fd, &mut buf) {
+                    Ok(n) => Ok(PooledBuf::new(buf, n)),
+                    Err(e) => {
+                        pool::give(buf);
+                        Err(e)
+                    }
+                }
+            },
+            |data| data.len(),
         )
     }
 
@@ -244,19 +283,14 @@ impl<T: AsFd> Async<T> {
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let fd = self.fd();
         let len = buf.len();
-        self.registration()?.try_io(&[Direction::Read], Drained::IfShorterThan(len), || sys::recv(fd, buf), |&n| n)
+        self.registration()?.try_io(Op::Read, Drained::IfShorterThan(len), || sys::recv(fd, buf), |&n| n)
     }
 
     /// [`Async::poll_write`] without waiting: `ErrorKind::WouldBlock` if the
     /// send buffer is full.
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         let fd = self.fd();
-        self.registration()?.try_io(
-            &[Direction::Write],
-            Drained::IfShorterThan(buf.len()),
-            || sys::send(fd, buf),
-            |&n| n,
-        )
+        self.registration()?.try_io(Op::Write, Drained::IfShorterThan(buf.len()), || sys::send(fd, buf), |&n| n)
     }
 }
 
@@ -313,6 +347,7 @@ pub struct Readable<'a, T: AsFd> {
 impl<T: AsFd> Future for Readable<'_, T> {
     type Output = io::Result<()>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.io.poll_ready(cx, Interest::READABLE)
     }
@@ -333,6 +368,7 @@ pub struct Writable<'a, T: AsFd> {
 impl<T: AsFd> Future for Writable<'_, T> {
     type Output = io::Result<()>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.io.poll_ready(cx, Interest::WRITABLE)
     }

@@ -10,7 +10,9 @@
 mod async_io;
 mod copy;
 mod ext;
+mod pool;
 mod registration;
+pub(crate) mod stats;
 
 use std::io::{self, IoSlice};
 use std::ops::DerefMut;
@@ -23,6 +25,27 @@ pub use copy::{copy, Copy};
 pub use ext::{
     AsyncReadExt, AsyncWriteExt, Flush, Read, ReadExact, ReadToEnd, ReadToString, Shutdown, Write, WriteAll,
 };
+pub use pool::{PooledBuf, POOLED_BUF_SIZE};
+
+mod async_buf_read;
+mod buf_read_ext;
+mod buf_reader;
+mod buf_writer;
+mod copy_bidirectional;
+mod copy_buf;
+mod duplex;
+mod lines;
+mod split;
+
+pub use async_buf_read::AsyncBufRead;
+pub use buf_read_ext::{AsyncBufReadExt, FillBuf, ReadLine, ReadUntil};
+pub use buf_reader::BufReader;
+pub use buf_writer::BufWriter;
+pub use copy_bidirectional::{copy_bidirectional, CopyBidirectional};
+pub use copy_buf::{copy_buf, CopyBuf};
+pub use duplex::{duplex, DuplexStream};
+pub use lines::{Lines, NextLine};
+pub use split::{NextSegment, Split};
 
 /// Reads bytes asynchronously.
 pub trait AsyncRead {

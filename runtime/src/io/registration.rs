@@ -6,8 +6,10 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use super::stats::Op;
 use crate::driver;
 use crate::reactor::{Direction, Interest, Ready, ReadyEvent, ScheduledIo};
+use crate::task::budget;
 
 /// An fd registered with a driver, edge-triggered, once. Dropping it does
 /// not deregister: the owner calls [`Registration::deregister`] before it
@@ -38,15 +40,28 @@ impl Registration {
         Ok(Registration { handle, io })
     }
 
+    /// Counts a system call in the driver's metrics.
+    #[inline]
+    fn count(&self, kind: Op, would_block: bool) {
+        let calls = &self.handle.calls;
+        let counter = match kind {
+            Op::Read => &calls.reads,
+            Op::Write => &calls.writes,
+            Op::Accept => &calls.accepts,
+        };
+        calls.count(counter, would_block);
+    }
+
     /// Removes `fd` from its driver; call it before closing the fd.
     pub(crate) fn deregister(&self, fd: RawFd) -> io::Result<()> {
         self.handle.deregister(fd, &self.io)
     }
 
     /// Ready once `dir` may make progress; parks the task's waker otherwise.
+    /// Spends one unit of the task's budget when ready.
     #[inline]
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<ReadyEvent>> {
-        self.io.poll_ready(cx, dir)
+        budget::cooperate(cx, |cx| self.io.poll_ready(cx, dir))
     }
 
     /// Waits for `dir`'s readiness and runs `op`; a `WouldBlock` clears the
@@ -58,20 +73,25 @@ impl Registration {
     pub(crate) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
-        dir: Direction,
+        kind: Op,
         drained: Drained,
         mut op: impl FnMut() -> io::Result<R>,
         len_of: impl Fn(&R) -> usize,
     ) -> Poll<io::Result<R>> {
-        loop {
+        let dir = kind.direction();
+        budget::cooperate(cx, |cx| loop {
             let event = match self.io.poll_ready(cx, dir) {
                 Poll::Ready(Ok(ev)) => ev,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
             };
             match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear_readiness(event),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.count(kind, true);
+                    self.io.clear_readiness(event);
+                }
                 res => {
+                    self.count(kind, false);
                     if let (Ok(r), Drained::IfShorterThan(len)) = (&res, drained) {
                         let n = len_of(r);
                         if n > 0 && n < len {
@@ -81,34 +101,45 @@ impl Registration {
                     return Poll::Ready(res);
                 }
             }
-        }
+        })
     }
 
     /// Runs `op` once without waiting, applying [`Registration::poll_io`]'s
-    /// clearing rules to the readiness cached for `dirs`.
+    /// clearing rules to the readiness cached for `dir`.
+    #[inline]
     pub(crate) fn try_io<R>(
         &self,
-        dirs: &[Direction],
+        kind: Op,
         drained: Drained,
         op: impl FnOnce() -> io::Result<R>,
         len_of: impl Fn(&R) -> usize,
     ) -> io::Result<R> {
-        let mut seen = [None, None];
-        for (slot, dir) in seen.iter_mut().zip(dirs) {
-            *slot = self.io.readiness(*dir)?;
-        }
+        let seen = self.io.readiness(kind.direction())?;
         let res = op();
-        match (&res, drained) {
-            (Err(e), _) if e.kind() == io::ErrorKind::WouldBlock => {
-                seen.into_iter().flatten().for_each(|ev| self.io.clear_readiness(ev));
-            }
-            (Ok(r), Drained::IfShorterThan(len)) => {
-                let n = len_of(r);
-                if n > 0 && n < len {
-                    seen.into_iter().flatten().for_each(|ev| self.io.clear_drained(ev));
+        self.count(kind, matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
+        if let Some(ev) = seen {
+            match (&res, drained) {
+                (Err(e), _) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear_readiness(ev),
+                (Ok(r), Drained::IfShorterThan(len)) => {
+                    let n = len_of(r);
+                    if n > 0 && n < len {
+                        self.io.clear_drained(ev);
+                    }
                 }
+                _ => {}
             }
-            _ => {}
+        }
+        res
+    }
+
+    /// [`Registration::try_io`] for an operation that may need either
+    /// direction: a `WouldBlock` forgets the readiness of both.
+    pub(crate) fn try_io_both<R>(&self, op: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        let seen = [self.io.readiness(Direction::Read)?, self.io.readiness(Direction::Write)?];
+        let res = op();
+        self.count(Op::Read, matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
+        if matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            seen.into_iter().flatten().for_each(|ev| self.io.clear_readiness(ev));
         }
         res
     }

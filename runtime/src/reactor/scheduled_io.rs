@@ -3,28 +3,45 @@
 //! The readiness word:
 //!
 //! ```text
-//!  31 ............ 16  15 ....... 6     5        4 ...... 0
-//! +------------------+-------------+----------+------------+
-//! |  tick (u16)      |   unused    | SHUTDOWN | Ready bits |
-//! +------------------+-------------+----------+------------+
+//!  31 ............ 16  15 .. 8     7         6         5        4 ...... 0
+//! +------------------+--------+----------+----------+----------+------------+
+//! |  tick (u16)      | unused | MORE_W   | MORE_R   | SHUTDOWN | Ready bits |
+//! +------------------+--------+----------+----------+----------+------------+
 //! ```
 //!
 //! The reactor sets Ready bits (and bumps the tick) when an event arrives.
 //! A task that gets `WouldBlock` clears the bits it acted on, but only if
 //! the tick is still the one it observed: an event that arrived in between
 //! must not be lost (the fd is edge-triggered and will not report it again).
+//!
+//! Waiters: each direction keeps its first waiting task inline, in a
+//! lock-free [`AtomicWaker`] (the common case: one reader, one writer, no
+//! lock, no allocation). A second task waiting in the same direction (two
+//! tasks accepting from one listener, two receiving on one UDP socket)
+//! goes to a mutex-guarded list shared by both directions, and sets that
+//! direction's `MORE` bit in the readiness word. The reactor's update of
+//! the word and the waiter's setting of `MORE` are read-modify-writes of
+//! the same word, so one of them sees the other: either the reactor sees
+//! `MORE` and wakes the list, or the waiter sees the new readiness and
+//! does not wait. Every waiter of a direction is woken when it becomes
+//! ready; those that find the data gone wait again.
 
 use std::io;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
+use std::sync::PoisonError;
 use std::task::{Context, Poll, Waker};
 
 use super::ready::Ready;
-use crate::loom::AtomicUsize;
+use crate::loom::{AtomicUsize, Mutex};
 use crate::util::slab::Token;
 use crate::util::AtomicWaker;
 
 /// The runtime that owned this registration has shut down: every poll fails.
 const SHUTDOWN: usize = 1 << 5;
+/// More readers than the inline one wait in `waiters`.
+const MORE_READERS: usize = 1 << 6;
+/// More writers than the inline one wait in `waiters`.
+const MORE_WRITERS: usize = 1 << 7;
 const READY_BITS: usize = 0x1f;
 const TICK_SHIFT: u32 = 16;
 const TICK_MASK: usize = 0xffff << TICK_SHIFT;
@@ -43,6 +60,13 @@ impl Direction {
             Direction::Write => Ready::WRITE_MASK,
         }
     }
+
+    fn more(self) -> usize {
+        match self {
+            Direction::Read => MORE_READERS,
+            Direction::Write => MORE_WRITERS,
+        }
+    }
 }
 
 /// Readiness observed by a task, with the tick it was observed at.
@@ -52,22 +76,21 @@ pub(crate) struct ReadyEvent {
     tick: u16,
 }
 
-/// One registered fd's readiness and waiting tasks.
-///
-/// At most one task waits per direction (a reader and a writer can wait at
-/// the same time, e.g. the two halves of a split stream); a second reader
-/// replaces the first one's waker.
+/// One registered fd's readiness and waiting tasks (see the module docs).
 #[derive(Debug)]
 pub(crate) struct ScheduledIo {
-    /// Ready bits, SHUTDOWN and the tick (see the module docs).
+    /// Ready bits, SHUTDOWN, the MORE bits and the tick (see the module docs).
     readiness: AtomicUsize,
     /// The token this entry is registered under (slab index + generation).
     pub(crate) token: Token,
-    /// The task waiting to read. Lock-free: the registration may be polled
-    /// from any thread, and the reactor never blocks on it.
+    /// The first task waiting to read. Lock-free: the registration may be
+    /// polled from any thread, and the reactor never blocks on it.
     reader: AtomicWaker,
-    /// The task waiting to write.
+    /// The first task waiting to write.
     writer: AtomicWaker,
+    /// Further waiters of either direction; empty (and unallocated) unless
+    /// two tasks wait in the same direction at once.
+    waiters: Mutex<Vec<(Direction, Waker)>>,
 }
 
 /// What a poll finds in the readiness word.
@@ -75,6 +98,20 @@ enum Found {
     Ready(ReadyEvent),
     NotReady,
     Shutdown,
+}
+
+impl Found {
+    #[inline]
+    fn of(curr: usize, dir: Direction) -> Found {
+        let ready = Ready(curr as u8 & READY_BITS as u8).intersection(dir.mask());
+        if curr & SHUTDOWN != 0 {
+            Found::Shutdown
+        } else if ready.is_empty() {
+            Found::NotReady
+        } else {
+            Found::Ready(ReadyEvent { ready, tick: ((curr & TICK_MASK) >> TICK_SHIFT) as u16 })
+        }
+    }
 }
 
 impl ScheduledIo {
@@ -88,7 +125,28 @@ impl ScheduledIo {
             token,
             reader: AtomicWaker::new(),
             writer: AtomicWaker::new(),
+            waiters: Mutex::new(Vec::new()),
         }
+    }
+
+    fn slot(&self, dir: Direction) -> &AtomicWaker {
+        match dir {
+            Direction::Read => &self.reader,
+            Direction::Write => &self.writer,
+        }
+    }
+
+    /// Moves the listed waiters of the directions in `dirs` (MORE bits) to `out`.
+    #[cold]
+    fn take_waiters(&self, dirs: usize, out: &mut Vec<Waker>) {
+        let mut list = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+        list.retain(|(dir, waker)| {
+            let take = dir.more() & dirs != 0;
+            if take {
+                out.push(waker.clone());
+            }
+            !take
+        });
     }
 
     /// Adds `ready` (from an event) and bumps the tick; then moves the
@@ -101,23 +159,32 @@ impl ScheduledIo {
     /// nobody waits on (usually the writable side).
     #[inline]
     pub(crate) fn set_readiness(&self, ready: Ready, out: &mut Vec<Waker>) {
-        let prev = self
-            .readiness
-            .fetch_update(AcqRel, Acquire, |curr| {
-                let tick = ((curr & TICK_MASK) >> TICK_SHIFT).wrapping_add(1) & 0xffff;
-                Some((tick << TICK_SHIFT) | (curr & (READY_BITS | SHUTDOWN)) | ready.0 as usize)
-            })
-            .unwrap_or_else(|curr| curr);
-        let before = Ready(prev as u8 & READY_BITS as u8);
-        if ready.is_readable() && !before.is_readable() {
-            if let Some(w) = self.reader.take() {
-                out.push(w);
+        // The directions this event makes ready that were not are woken
+        // (their MORE bits cleared: their listed waiters are woken too).
+        let mut curr = self.readiness.load(Acquire);
+        let (read, write) = loop {
+            let before = Ready(curr as u8);
+            let read = ready.is_readable() && !before.is_readable();
+            let write = ready.is_writable() && !before.is_writable();
+            let mut keep = curr & !TICK_MASK;
+            if curr & (MORE_READERS | MORE_WRITERS) != 0 {
+                keep &= !(if read { MORE_READERS } else { 0 } | if write { MORE_WRITERS } else { 0 });
             }
+            let next = (curr & TICK_MASK).wrapping_add(1 << TICK_SHIFT) & TICK_MASK | keep | ready.0 as usize;
+            match self.readiness.compare_exchange_weak(curr, next, AcqRel, Acquire) {
+                Ok(_) => break (read, write),
+                Err(actual) => curr = actual,
+            }
+        };
+        if read {
+            out.extend(self.reader.take());
         }
-        if ready.is_writable() && !before.is_writable() {
-            if let Some(w) = self.writer.take() {
-                out.push(w);
-            }
+        if write {
+            out.extend(self.writer.take());
+        }
+        let more = curr & (if read { MORE_READERS } else { 0 } | if write { MORE_WRITERS } else { 0 });
+        if more != 0 {
+            self.take_waiters(more, out);
         }
     }
 
@@ -126,19 +193,12 @@ impl ScheduledIo {
         self.readiness.fetch_or(SHUTDOWN, AcqRel);
         out.extend(self.reader.take());
         out.extend(self.writer.take());
+        self.take_waiters(MORE_READERS | MORE_WRITERS, out);
     }
 
     #[inline]
     fn find(&self, dir: Direction) -> Found {
-        let curr = self.readiness.load(Acquire);
-        let ready = Ready(curr as u8 & READY_BITS as u8).intersection(dir.mask());
-        if curr & SHUTDOWN != 0 {
-            Found::Shutdown
-        } else if ready.is_empty() {
-            Found::NotReady
-        } else {
-            Found::Ready(ReadyEvent { ready, tick: ((curr & TICK_MASK) >> TICK_SHIFT) as u16 })
-        }
+        Found::of(self.readiness.load(Acquire), dir)
     }
 
     /// The direction's cached readiness, without parking anyone.
@@ -159,17 +219,30 @@ impl ScheduledIo {
             Found::Shutdown => return Poll::Ready(Err(shutdown_error())),
             Found::NotReady => {}
         }
-        match dir {
-            Direction::Read => self.reader.register(cx.waker()),
-            Direction::Write => self.writer.register(cx.waker()),
-        }
-        // Check again: the reactor sets readiness before it takes the
-        // waker, so either we see the bit now or it sees our waker.
-        match self.find(dir) {
+        // Check again after parking the waker: the reactor sets readiness
+        // before it takes wakers, so either we see the bit now or it sees
+        // our waker.
+        let found = if self.slot(dir).register_if_vacant(cx.waker()) {
+            self.find(dir)
+        } else {
+            self.wait_in_list(cx.waker(), dir)
+        };
+        match found {
             Found::Ready(ev) => Poll::Ready(Ok(ev)),
             Found::Shutdown => Poll::Ready(Err(shutdown_error())),
             Found::NotReady => Poll::Pending,
         }
+    }
+
+    /// Another task waits inline in `dir`: queue `waker` in the list and set
+    /// the direction's MORE bit, reading the readiness in the same step.
+    #[cold]
+    fn wait_in_list(&self, waker: &Waker, dir: Direction) -> Found {
+        let mut list = self.waiters.lock().unwrap_or_else(PoisonError::into_inner);
+        if !list.iter().any(|(d, w)| *d == dir && w.will_wake(waker)) {
+            list.push((dir, waker.clone()));
+        }
+        Found::of(self.readiness.fetch_or(dir.more(), AcqRel), dir)
     }
 
     /// After a `WouldBlock`: clears everything `event` reported, closed

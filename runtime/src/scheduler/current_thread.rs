@@ -12,7 +12,7 @@
 //! objects and sleeps polled on this thread; the guard restores what was
 //! there.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
@@ -25,8 +25,11 @@ use std::time::{Duration, Instant};
 
 use std::cell::RefCell as TlsCell;
 
+use super::handle::HandleInner;
+use super::metrics::Counters;
 use super::Metrics;
 use crate::driver::{self, Driver};
+use crate::task::budget::{self, Budget};
 use crate::task::{raw, JoinHandle, Notified, Schedule, Task};
 use crate::time::{self, Timers};
 use crate::util::handoff::Handoff;
@@ -40,6 +43,10 @@ pub(crate) struct Config {
     pub(crate) event_interval: usize,
     /// Capacity of the kernel event buffer.
     pub(crate) max_events: usize,
+    /// Leaf operations a task may complete per poll (0: unlimited).
+    pub(crate) task_budget: u32,
+    /// Print one line per tick on stderr.
+    pub(crate) trace: bool,
 }
 
 /// The thread-safe part of a loop: the hook every one of its tasks holds.
@@ -47,6 +54,10 @@ pub(crate) struct Config {
 pub(crate) struct Shared {
     /// Tasks woken on other threads, moved to the run queue each tick.
     injector: Handoff<Task>,
+    /// Tasks spawned onto this loop from other threads (through a
+    /// `Handle`): the task-list reference and the run-queue reference,
+    /// listed and queued by the loop at its next tick.
+    spawned: Handoff<(Task, Task)>,
     /// The loop's driver, to unpark it.
     driver: Arc<driver::Handle>,
     /// The `block_on` future was woken.
@@ -56,21 +67,23 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Queues a task woken off the loop's thread and unparks the loop.
+    /// Queues a task woken off the loop's thread and unparks the loop. A
+    /// loop that has shut down refuses it, and the wake is dropped (the
+    /// task was cancelled at shutdown).
     fn push_remote(&self, task: Task) {
-        if self.is_closed() {
-            return;
-        }
-        let notify = self.injector.push(task);
-        // The loop may have shut down between the check above and the push;
-        // then nobody will drain the queue, so drain it here (tasks in it
-        // hold this `Shared`: leaving them would leak both).
-        if self.is_closed() {
-            drop(self.injector.take());
-            return;
-        }
-        if notify {
+        if let Ok(true) = self.injector.push(task) {
             self.driver.unpark();
+        }
+    }
+
+    /// Hands a task spawned on another thread to this loop. A loop that
+    /// has shut down refuses it, and it is cancelled here (its future is
+    /// `Send`: dropping it on this thread is fine).
+    pub(crate) fn spawn_remote(&self, listed: Task, queued: Task) {
+        match self.spawned.push((listed, queued)) {
+            Ok(true) => self.driver.unpark(),
+            Ok(false) => {}
+            Err((listed, _)) => listed.shutdown(),
         }
     }
 
@@ -85,16 +98,27 @@ impl Shared {
 }
 
 impl Schedule for Arc<Shared> {
+    #[inline]
     fn schedule(task: Notified<Self>) {
-        let local = with_current(|core| Arc::ptr_eq(&core.shared, task.scheduler()).then(|| core.clone()));
-        match local.flatten() {
-            Some(core) => core.run_queue.borrow_mut().push_back(task.into_task()),
-            None => {
-                // Clone first: once pushed, the loop's thread may run,
-                // complete and free the task, and the hook inside it.
-                let shared = task.scheduler().clone();
-                shared.push_remote(task.into_task());
+        let mut task = Some(task);
+        let _ = CURRENT.try_with(|c| {
+            let current = c.borrow();
+            let Some(core) = current.as_deref() else { return };
+            let Some(notified) = task.take_if(|t| Arc::ptr_eq(&core.shared, t.scheduler())) else { return };
+            if budget::forced() {
+                // A task that spent its budget wakes itself to yield: it runs
+                // again after the loop has looked at I/O and timers.
+                core.deferred.borrow_mut().push(notified.into_task());
+            } else {
+                core.run_queue.borrow_mut().push_back(notified.into_task());
             }
+        });
+        if let Some(task) = task {
+            // Another thread (or another loop on this one). Clone first: once
+            // pushed, the loop's thread may run, complete and free the task,
+            // and the hook inside it.
+            let shared = task.scheduler().clone();
+            shared.push_remote(task.into_task());
         }
     }
 }
@@ -119,21 +143,48 @@ pub(crate) struct Core {
     pub(crate) shared: Arc<Shared>,
     /// Tasks ready to be polled, in wake order.
     run_queue: RefCell<VecDeque<Task>>,
+    /// Tasks that yielded because their budget was spent; they join the
+    /// run queue after the next wait for I/O, behind the tasks it woke.
+    deferred: RefCell<Vec<Task>>,
     /// Every task not yet completed; a task stores its token as its owner key.
     tasks: RefCell<Slab<Task>>,
     driver: RefCell<Driver>,
     timers: Timers,
     /// Timer wakers due this tick; kept to reuse the allocation.
     due: RefCell<Vec<Waker>>,
+    /// The clock when the last wait returned (the start of this tick's polls).
+    woke_at: Cell<Instant>,
+    /// The clock after the last batch of polls (or wait): a lower bound of now.
+    ran_at: Cell<Instant>,
     /// Tasks polled per tick before the loop checks I/O and timers again.
     event_interval: usize,
+    /// The budget each poll starts with.
+    budget: Budget,
+    counters: Counters,
+    /// The runtime this loop is a worker of (for `Handle::current`).
+    pub(crate) handle: Arc<HandleInner>,
+    /// The `block_on` future is being polled (not a task): its `spawn`s
+    /// are spread over the runtime's workers.
+    in_main: Cell<bool>,
+    /// Set when each tick is traced to stderr (`Builder::trace`, `WEFT_TRACE=1`).
+    trace: Option<Trace>,
+}
+
+/// The state of the per-tick trace.
+#[derive(Debug)]
+struct Trace {
+    /// Which worker the lines are about.
+    worker: usize,
+    /// Counters at the previous line: (polls, remote wakes, waits).
+    last: Cell<(u64, u64, u64)>,
 }
 
 impl Core {
-    pub(crate) fn new(config: Config) -> io::Result<Core> {
+    pub(crate) fn new(config: Config, handle: Arc<HandleInner>, worker: usize) -> io::Result<Core> {
         let driver = Driver::new(config.max_events)?;
         let shared = Arc::new(Shared {
             injector: Handoff::new(),
+            spawned: Handoff::new(),
             driver: driver.handle().clone(),
             main_woken: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -141,11 +192,19 @@ impl Core {
         Ok(Core {
             shared,
             run_queue: RefCell::new(VecDeque::new()),
+            deferred: RefCell::new(Vec::new()),
             tasks: RefCell::new(Slab::new()),
             driver: RefCell::new(driver),
             timers: Timers::new(),
             due: RefCell::new(Vec::new()),
+            woke_at: Cell::new(Instant::now()),
+            ran_at: Cell::new(Instant::now()),
             event_interval: config.event_interval.max(1),
+            budget: Budget::new(config.task_budget),
+            counters: Counters::default(),
+            handle,
+            in_main: Cell::new(false),
+            trace: config.trace.then(|| Trace { worker, last: Cell::new((0, 0, 0)) }),
         })
     }
 
@@ -166,6 +225,17 @@ impl Core {
             listed.shutdown();
             return JoinHandle::new(join);
         }
+        self.adopt(listed, task);
+        JoinHandle::new(join)
+    }
+
+    /// True while the `block_on` future (not a task) is being polled.
+    pub(crate) fn in_main(&self) -> bool {
+        self.in_main.get()
+    }
+
+    /// Lists a new task and queues it.
+    fn adopt(&self, listed: Task, task: Task) {
         let mut listed = Some(listed);
         let token = self.tasks.borrow_mut().insert_with(|token| {
             let listed = listed.take().expect("called once");
@@ -178,19 +248,22 @@ impl Core {
             (None, Some(listed)) => listed.shutdown(),
             (None, None) => unreachable!("insert_with keeps the value when it fails"),
         }
-        JoinHandle::new(join)
     }
 
     /// Runs `future` to completion on this thread, running the loop meanwhile.
     pub(crate) fn block_on<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
         let _enter = enter(self, false);
+        let _slack = crate::sys::TimerSlack::tighten();
         let mut future = pin!(future);
         let waker = Waker::from(self.shared.clone());
         let mut cx = Context::from_waker(&waker);
         self.shared.main_woken.store(true, Ordering::Relaxed);
         loop {
             if self.shared.main_woken.swap(false, Ordering::AcqRel) {
-                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                self.in_main.set(true);
+                let (poll, _) = budget::with_budget(self.budget, || future.as_mut().poll(&mut cx));
+                self.in_main.set(false);
+                if let Poll::Ready(out) = poll {
                     return out;
                 }
             }
@@ -207,18 +280,46 @@ impl Core {
     /// to `event_interval` tasks are polled.
     fn run_tasks(&self) {
         self.shared.injector.clear_notified();
+        self.shared.spawned.clear_notified();
         let injected = self.shared.injector.take();
         if !injected.is_empty() {
+            Counters::add(&self.counters.remote_wakes, injected.len() as u64);
             self.run_queue.borrow_mut().extend(injected);
         }
-        for _ in 0..self.event_interval {
+        if self.shared.spawned.has_items() {
+            for (listed, task) in self.shared.spawned.take() {
+                self.adopt(listed, task);
+            }
+        }
+        if self.run_queue.borrow().is_empty() {
+            return;
+        }
+        let time_each = self.counters.time_each_poll.get();
+        let batch_start = if time_each { Instant::now() } else { self.woke_at.get() };
+        let mut poll_start = batch_start;
+        let mut polls = 0;
+        let mut forced = 0;
+        while polls < self.event_interval {
             let Some(task) = self.pop() else { break };
-            if task.run() {
+            let (completed, yielded) = budget::poll_with(self.budget, || task.run());
+            polls += 1;
+            forced += u64::from(yielded);
+            if completed {
                 let listed = self.tasks.borrow_mut().remove(Token::from_raw(task.owner_key()));
                 drop(listed);
             }
             drop(task);
+            if time_each {
+                let now = Instant::now();
+                self.counters.poll_took(now - poll_start);
+                poll_start = now;
+            }
         }
+        Counters::add(&self.counters.polls, polls as u64);
+        Counters::add(&self.counters.budget_yields, forced);
+        let now = Instant::now();
+        self.counters.batch_took(polls, now.saturating_duration_since(batch_start));
+        self.ran_at.set(now);
     }
 
     /// Waits for the driver (not at all if work is pending; else until the
@@ -226,19 +327,38 @@ impl Core {
     fn park(&self) {
         let next = self.timers.next_deadline();
         let busy = !self.run_queue.borrow().is_empty()
+            || !self.deferred.borrow().is_empty()
             || self.shared.injector.has_items()
+            || self.shared.spawned.has_items()
             || self.shared.main_woken.load(Ordering::Acquire);
         let timeout =
-            if busy { Some(Duration::ZERO) } else { next.map(|d| d.saturating_duration_since(Instant::now())) };
-        if let Err(e) = self.driver.borrow_mut().park(timeout) {
+            if busy { Some(Duration::ZERO) } else { next.map(|d| d.saturating_duration_since(self.ran_at.get())) };
+        let parked = match self.driver.borrow_mut().park(timeout) {
+            Ok(parked) => parked,
             // epoll_wait/kevent fail only on invalid arguments (EBADF, EFAULT,
             // EINVAL): a broken invariant, not a condition to retry.
-            panic!("weft: waiting for I/O events failed: {e}");
-        }
+            Err(e) => panic!("weft: waiting for I/O events failed: {e}"),
+        };
+        Counters::add(&self.counters.io_wakes, parked.woken as u64);
+        Counters::add(&self.counters.waits, 1);
+        Counters::add(&self.counters.empty_waits, u64::from(parked.events == 0));
+        let now = Instant::now();
+        let parked_for = now.saturating_duration_since(self.ran_at.get());
+        self.woke_at.set(now);
+        self.ran_at.set(now);
         let mut due = std::mem::take(&mut *self.due.borrow_mut());
-        self.timers.fire(Instant::now(), &mut due);
+        self.timers.fire(now, &mut due);
+        let fired = due.len();
+        Counters::add(&self.counters.timer_wakes, fired as u64);
         wake_all(&mut due);
         *self.due.borrow_mut() = due;
+        if self.trace.is_some() {
+            self.trace_tick(parked, fired, parked_for);
+        }
+        let mut deferred = self.deferred.borrow_mut();
+        if !deferred.is_empty() {
+            self.run_queue.borrow_mut().extend(deferred.drain(..));
+        }
     }
 
     /// Cancels every task and wakes everything still waiting on this loop.
@@ -246,8 +366,13 @@ impl Core {
     pub(crate) fn shutdown(self: &Rc<Self>) {
         let _enter = enter(self, true);
         self.shared.closed.store(true, Ordering::SeqCst);
+        // From here on wakes and spawns from other threads are refused.
+        drop(self.shared.injector.close());
+        for (listed, _) in self.shared.spawned.close() {
+            listed.shutdown();
+        }
         loop {
-            drop(self.shared.injector.take());
+            drop(std::mem::take(&mut *self.deferred.borrow_mut()));
             while let Some(task) = self.pop() {
                 drop(task);
             }
@@ -262,19 +387,45 @@ impl Core {
         }
         self.timers.clear();
         self.driver.borrow_mut().shutdown();
-        drop(self.shared.injector.take());
+        drop(std::mem::take(&mut *self.deferred.borrow_mut()));
         while let Some(task) = self.pop() {
             drop(task);
         }
     }
 
+    /// One line on stderr about the tick that just ended (`WEFT_TRACE=1`).
+    #[cold]
+    fn trace_tick(&self, parked: driver::Parked, fired: usize, parked_for: Duration) {
+        let Some(trace) = &self.trace else { return };
+        let c = &self.counters;
+        let now = (c.polls.get(), c.remote_wakes.get(), c.waits.get());
+        let (polls, remote, ticks) = (now.0 - trace.last.get().0, now.1 - trace.last.get().1, now.2);
+        trace.last.set(now);
+        eprintln!(
+            "weft[{}] tick {ticks}: polled {polls}, woke io {} timer {fired} remote {remote}, events {}, parked {} us",
+            trace.worker,
+            parked.woken,
+            parked.events,
+            parked_for.as_micros()
+        );
+    }
+
     pub(crate) fn metrics(&self) -> Metrics {
-        Metrics {
+        let mut m = Metrics {
             live_tasks: self.tasks.borrow().len(),
-            queued_tasks: self.run_queue.borrow().len(),
+            queued_tasks: self.run_queue.borrow().len() + self.deferred.borrow().len(),
             registered_fds: self.shared.driver.registered(),
             pending_timers: self.timers.len(),
-        }
+            ..Metrics::default()
+        };
+        self.counters.fill(&mut m);
+        let calls = &self.shared.driver.calls;
+        let read = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        m.reads = read(&calls.reads);
+        m.writes = read(&calls.writes);
+        m.accepts = read(&calls.accepts);
+        m.would_blocks = read(&calls.would_blocks);
+        m
     }
 }
 

@@ -1,6 +1,16 @@
-//! [`Metrics`]: a loop's counters, for tests and monitoring.
+//! [`Metrics`]: a loop's counters, for tests and monitoring, and the
+//! loop-thread cells that keep them.
+
+use std::cell::Cell;
+use std::time::Duration;
 
 /// Counters describing a runtime, for tests and monitoring.
+///
+/// The gauges (`live_tasks` .. `pending_timers`) are the state now; the
+/// counters add up since the runtime was created. They are what to look at
+/// when one connection starves the others: `budget_yields` says how often a
+/// busy task was made to give the thread back, and `longest_poll` how long
+/// the worst poll of any task held the thread.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Metrics {
@@ -12,4 +22,91 @@ pub struct Metrics {
     pub registered_fds: usize,
     /// Timers (sleeps, timeouts, intervals) waiting for their deadline.
     pub pending_timers: usize,
+    /// Task polls (not counting the `block_on` future's).
+    pub polls: u64,
+    /// Wakers woken by I/O events.
+    pub io_wakes: u64,
+    /// Wakers woken by timers.
+    pub timer_wakes: u64,
+    /// Tasks woken from other threads (through the injection queue).
+    pub remote_wakes: u64,
+    /// Polls in which a leaf operation returned `Pending` because the
+    /// task's budget was spent (the task yielded to let others run).
+    pub budget_yields: u64,
+    /// The longest single task poll seen. Timing every poll would cost a
+    /// clock read per poll, so the loop times each tick's batch of polls,
+    /// and a batch of one poll exactly; when a batch takes longer than 10 ms
+    /// and than the longest poll so far, it times each poll of the
+    /// following batches until they are short again (a task that hogs the
+    /// thread does so again and is caught).
+    pub longest_poll: Duration,
+    /// Waits in the kernel (`epoll_wait`, `kevent`): one per loop tick.
+    pub waits: u64,
+    /// Waits that returned no event (a timeout, or a wake-up from another thread).
+    pub empty_waits: u64,
+    /// Read system calls on the sockets registered with this loop
+    /// (`recv`, `recvmsg`, …).
+    pub reads: u64,
+    /// Write system calls (`send`, `sendmsg`, `sendto`, …).
+    pub writes: u64,
+    /// Accept system calls.
+    pub accepts: u64,
+    /// Socket calls that answered `WouldBlock`: the cached readiness was
+    /// stale. Reads, writes and accepts over echoed messages is the
+    /// "system calls per message" that `strace` would count.
+    pub would_blocks: u64,
+}
+
+/// A batch of polls shorter than this is not timed poll by poll: no poll in
+/// it can hog the thread for long.
+const HOG: Duration = Duration::from_millis(10);
+
+/// The counters, kept in cells on the loop's thread.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) polls: Cell<u64>,
+    pub(crate) io_wakes: Cell<u64>,
+    pub(crate) timer_wakes: Cell<u64>,
+    pub(crate) remote_wakes: Cell<u64>,
+    pub(crate) budget_yields: Cell<u64>,
+    pub(crate) waits: Cell<u64>,
+    pub(crate) empty_waits: Cell<u64>,
+    pub(crate) longest_poll: Cell<Duration>,
+    /// Time each poll of the coming batches (a long batch was seen).
+    pub(crate) time_each_poll: Cell<bool>,
+}
+
+impl Counters {
+    pub(crate) fn add(cell: &Cell<u64>, n: u64) {
+        cell.set(cell.get().wrapping_add(n));
+    }
+
+    /// Records a poll (or batch of one) that took `took`.
+    pub(crate) fn poll_took(&self, took: Duration) {
+        if took > self.longest_poll.get() {
+            self.longest_poll.set(took);
+        }
+    }
+
+    /// Records a tick's batch of `polls` polls that took `took`: exact for
+    /// one poll; a batch longer than both the longest poll so far and
+    /// [`HOG`] switches per-poll timing on for the following batches (a
+    /// poll in it may be a new longest), a shorter one off.
+    pub(crate) fn batch_took(&self, polls: usize, took: Duration) {
+        if polls == 1 {
+            self.poll_took(took);
+        }
+        self.time_each_poll.set(polls > 1 && took > self.longest_poll.get().max(HOG));
+    }
+
+    pub(crate) fn fill(&self, m: &mut Metrics) {
+        m.polls = self.polls.get();
+        m.io_wakes = self.io_wakes.get();
+        m.timer_wakes = self.timer_wakes.get();
+        m.remote_wakes = self.remote_wakes.get();
+        m.budget_yields = self.budget_yields.get();
+        m.longest_poll = self.longest_poll.get();
+        m.waits = self.waits.get();
+        m.empty_waits = self.empty_waits.get();
+    }
 }

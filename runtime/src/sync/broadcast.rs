@@ -452,40 +452,42 @@ impl<T: Clone> Future for Recv<'_, T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let Receiver { shared, next } = &mut *this.rx;
-        let mut s = shared.lock();
-        let result = match take_locked(next, &mut s) {
-            Ok(v) => Ok(v),
-            Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
-            Err(TryRecvError::Closed) => Err(RecvError::Closed),
-            Err(TryRecvError::Empty) => {
-                let stale = match this.waiter {
-                    Some(key) if s.waiters.is_linked(key) => {
-                        let w = s.waiters.get_mut(key).expect("linked entries exist");
-                        if w.as_ref().is_some_and(|old| old.will_wake(cx.waker())) {
-                            None
-                        } else {
-                            w.replace(cx.waker().clone())
+        crate::task::budget::cooperate(cx, |cx| {
+            let this = self.get_mut();
+            let Receiver { shared, next } = &mut *this.rx;
+            let mut s = shared.lock();
+            let result = match take_locked(next, &mut s) {
+                Ok(v) => Ok(v),
+                Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                Err(TryRecvError::Closed) => Err(RecvError::Closed),
+                Err(TryRecvError::Empty) => {
+                    let stale = match this.waiter {
+                        Some(key) if s.waiters.is_linked(key) => {
+                            let w = s.waiters.get_mut(key).expect("linked entries exist");
+                            if w.as_ref().is_some_and(|old| old.will_wake(cx.waker())) {
+                                None
+                            } else {
+                                w.replace(cx.waker().clone())
+                            }
                         }
-                    }
-                    // First wait, or woken by a send another receiver's
-                    // read already explained: queue again.
-                    key => {
-                        let stale = key.and_then(|k| s.waiters.remove(k)).flatten();
-                        this.waiter = Some(s.waiters.push_back(Some(cx.waker().clone())));
-                        stale
-                    }
-                };
-                drop(s);
-                drop(stale);
-                return Poll::Pending;
-            }
-        };
-        let entry = this.waiter.take().and_then(|k| s.waiters.remove(k));
-        drop(s);
-        drop(entry);
-        Poll::Ready(result)
+                        // First wait, or woken by a send another receiver's
+                        // read already explained: queue again.
+                        key => {
+                            let stale = key.and_then(|k| s.waiters.remove(k)).flatten();
+                            this.waiter = Some(s.waiters.push_back(Some(cx.waker().clone())));
+                            stale
+                        }
+                    };
+                    drop(s);
+                    drop(stale);
+                    return Poll::Pending;
+                }
+            };
+            let entry = this.waiter.take().and_then(|k| s.waiters.remove(k));
+            drop(s);
+            drop(entry);
+            Poll::Ready(result)
+        })
     }
 }
 

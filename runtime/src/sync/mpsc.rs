@@ -308,45 +308,47 @@ impl<T> Future for Send<'_, T> {
     type Output = Result<(), SendError<T>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let mut s = this.chan.lock();
-        let Some(value) = this.value.take() else {
-            return Poll::Ready(Ok(())); // polled after completion
-        };
-        if s.rx_closed {
-            return Poll::Ready(Err(SendError(value)));
-        }
-        if s.has_room() {
-            if let Some(id) = this.waiter.take() {
-                s.remove_waiter(id);
+        crate::task::budget::cooperate(cx, |cx| {
+            let this = &mut *self;
+            let mut s = this.chan.lock();
+            let Some(value) = this.value.take() else {
+                return Poll::Ready(Ok(())); // polled after completion
+            };
+            if s.rx_closed {
+                return Poll::Ready(Err(SendError(value)));
             }
-            s.queue.push_back(value);
-            let waker = s.rx_waker.take();
-            drop(s);
-            if let Some(w) = waker {
-                w.wake();
+            if s.has_room() {
+                if let Some(id) = this.waiter.take() {
+                    s.remove_waiter(id);
+                }
+                s.queue.push_back(value);
+                let waker = s.rx_waker.take();
+                drop(s);
+                if let Some(w) = waker {
+                    w.wake();
+                }
+                return Poll::Ready(Ok(()));
             }
-            return Poll::Ready(Ok(()));
-        }
-        this.value = Some(value);
-        match this.waiter {
-            Some(id) if s.send_waiters.iter().any(|(i, _)| *i == id) => {
-                if let Some((_, w)) = s.send_waiters.iter_mut().find(|(i, _)| *i == id) {
-                    if !w.will_wake(cx.waker()) {
-                        *w = cx.waker().clone();
+            this.value = Some(value);
+            match this.waiter {
+                Some(id) if s.send_waiters.iter().any(|(i, _)| *i == id) => {
+                    if let Some((_, w)) = s.send_waiters.iter_mut().find(|(i, _)| *i == id) {
+                        if !w.will_wake(cx.waker()) {
+                            *w = cx.waker().clone();
+                        }
                     }
                 }
+                // Woken for room another sender took first: wait at the front.
+                Some(id) => s.send_waiters.push_front((id, cx.waker().clone())),
+                None => {
+                    let id = s.next_waiter;
+                    s.next_waiter += 1;
+                    s.send_waiters.push_back((id, cx.waker().clone()));
+                    this.waiter = Some(id);
+                }
             }
-            // Woken for room another sender took first: wait at the front.
-            Some(id) => s.send_waiters.push_front((id, cx.waker().clone())),
-            None => {
-                let id = s.next_waiter;
-                s.next_waiter += 1;
-                s.send_waiters.push_back((id, cx.waker().clone()));
-                this.waiter = Some(id);
-            }
-        }
-        Poll::Pending
+            Poll::Pending
+        })
     }
 }
 
@@ -383,23 +385,25 @@ impl<T> Receiver<T> {
 
     /// Polls for the next message; see [`Receiver::recv`].
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let mut s = self.chan.lock();
-        if let Some(v) = s.queue.pop_front() {
-            // A slot freed up: let the oldest waiting sender use it.
-            let waker = s.send_waiters.pop_front().map(|(_, w)| w);
-            drop(s);
-            if let Some(w) = waker {
-                w.wake();
+        crate::task::budget::cooperate(cx, |cx| {
+            let mut s = self.chan.lock();
+            if let Some(v) = s.queue.pop_front() {
+                // A slot freed up: let the oldest waiting sender use it.
+                let waker = s.send_waiters.pop_front().map(|(_, w)| w);
+                drop(s);
+                if let Some(w) = waker {
+                    w.wake();
+                }
+                return Poll::Ready(Some(v));
             }
-            return Poll::Ready(Some(v));
-        }
-        if s.senders == 0 {
-            return Poll::Ready(None);
-        }
-        if !s.rx_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            s.rx_waker = Some(cx.waker().clone());
-        }
-        Poll::Pending
+            if s.senders == 0 {
+                return Poll::Ready(None);
+            }
+            if !s.rx_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                s.rx_waker = Some(cx.waker().clone());
+            }
+            Poll::Pending
+        })
     }
 
     /// Takes a queued message without waiting.

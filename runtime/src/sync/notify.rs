@@ -347,8 +347,10 @@ impl Future for Notified<'_> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        this.core.poll(this.notify, Some(cx))
+        crate::task::budget::cooperate(cx, |cx| {
+            let this = self.get_mut();
+            this.core.poll(this.notify, Some(cx))
+        })
     }
 }
 
@@ -383,8 +385,10 @@ impl Future for OwnedNotified {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        this.core.poll(&this.notify, Some(cx))
+        crate::task::budget::cooperate(cx, |cx| {
+            let this = self.get_mut();
+            this.core.poll(&this.notify, Some(cx))
+        })
     }
 }
 

@@ -190,19 +190,21 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        match this.try_recv() {
-            Ok(v) => return Poll::Ready(Ok(v)),
-            Err(TryRecvError::Closed) => return Poll::Ready(Err(RecvError(()))),
-            Err(TryRecvError::Empty) => {}
-        }
-        // Register, then look again: a send after the look wakes us.
-        this.inner.rx_waker.register(cx.waker());
-        match this.try_recv() {
-            Ok(v) => Poll::Ready(Ok(v)),
-            Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError(()))),
-            Err(TryRecvError::Empty) => Poll::Pending,
-        }
+        crate::task::budget::cooperate(cx, |cx| {
+            let this = self.get_mut();
+            match this.try_recv() {
+                Ok(v) => return Poll::Ready(Ok(v)),
+                Err(TryRecvError::Closed) => return Poll::Ready(Err(RecvError(()))),
+                Err(TryRecvError::Empty) => {}
+            }
+            // Register, then look again: a send after the look wakes us.
+            this.inner.rx_waker.register(cx.waker());
+            match this.try_recv() {
+                Ok(v) => Poll::Ready(Ok(v)),
+                Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError(()))),
+                Err(TryRecvError::Empty) => Poll::Pending,
+            }
+        })
     }
 }
 

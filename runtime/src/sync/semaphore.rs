@@ -384,53 +384,55 @@ impl Core {
 
     /// Polls for the permits; `Ready(Ok)` means they are now the caller's.
     pub(crate) fn poll(&mut self, sem: &Semaphore, cx: &mut Context<'_>) -> Poll<Result<(), AcquireError>> {
-        assert!(self.requested <= Semaphore::MAX_PERMITS, "cannot acquire more than MAX_PERMITS permits");
-        let mut s = sem.lock();
-        let key = match self.step {
-            Step::Done => panic!("acquire future polled after completion"),
-            Step::Init => {
-                if s.closed {
-                    self.step = Step::Done;
-                    return Poll::Ready(Err(AcquireError(())));
+        crate::task::budget::cooperate(cx, |cx| {
+            assert!(self.requested <= Semaphore::MAX_PERMITS, "cannot acquire more than MAX_PERMITS permits");
+            let mut s = sem.lock();
+            let key = match self.step {
+                Step::Done => panic!("acquire future polled after completion"),
+                Step::Init => {
+                    if s.closed {
+                        self.step = Step::Done;
+                        return Poll::Ready(Err(AcquireError(())));
+                    }
+                    if s.permits >= self.requested {
+                        s.permits -= self.requested;
+                        self.step = Step::Done;
+                        return Poll::Ready(Ok(()));
+                    }
+                    // Free permits imply an empty queue: take them now, as the
+                    // new head, and wait for the rest.
+                    debug_assert!(s.permits == 0 || s.waiters.is_empty());
+                    let needed = self.requested - s.permits;
+                    s.permits = 0;
+                    self.step = Step::Waiting(s.waiters.push_back(Waiter { needed, waker: Some(cx.waker().clone()) }));
+                    return Poll::Pending;
                 }
-                if s.permits >= self.requested {
-                    s.permits -= self.requested;
-                    self.step = Step::Done;
-                    return Poll::Ready(Ok(()));
-                }
-                // Free permits imply an empty queue: take them now, as the
-                // new head, and wait for the rest.
-                debug_assert!(s.permits == 0 || s.waiters.is_empty());
-                let needed = self.requested - s.permits;
-                s.permits = 0;
-                self.step = Step::Waiting(s.waiters.push_back(Waiter { needed, waker: Some(cx.waker().clone()) }));
-                return Poll::Pending;
+                Step::Waiting(key) => key,
+            };
+            let needed = s.waiters.get(key).expect("a waiting acquire owns its entry").needed;
+            debug_assert!(needed > 0 || !s.waiters.is_linked(key), "satisfied waiters leave the queue");
+            if needed == 0 {
+                let entry = s.waiters.remove(key);
+                self.step = Step::Done;
+                drop(s);
+                drop(entry);
+                return Poll::Ready(Ok(()));
             }
-            Step::Waiting(key) => key,
-        };
-        let needed = s.waiters.get(key).expect("a waiting acquire owns its entry").needed;
-        debug_assert!(needed > 0 || !s.waiters.is_linked(key), "satisfied waiters leave the queue");
-        if needed == 0 {
-            let entry = s.waiters.remove(key);
-            self.step = Step::Done;
+            if s.closed {
+                drop(s);
+                self.cancel(sem); // returns any partial grant
+                return Poll::Ready(Err(AcquireError(())));
+            }
+            let w = s.waiters.get_mut(key).expect("a waiting acquire owns its entry");
+            let stale = if w.waker.as_ref().is_some_and(|old| old.will_wake(cx.waker())) {
+                None
+            } else {
+                w.waker.replace(cx.waker().clone())
+            };
             drop(s);
-            drop(entry);
-            return Poll::Ready(Ok(()));
-        }
-        if s.closed {
-            drop(s);
-            self.cancel(sem); // returns any partial grant
-            return Poll::Ready(Err(AcquireError(())));
-        }
-        let w = s.waiters.get_mut(key).expect("a waiting acquire owns its entry");
-        let stale = if w.waker.as_ref().is_some_and(|old| old.will_wake(cx.waker())) {
-            None
-        } else {
-            w.waker.replace(cx.waker().clone())
-        };
-        drop(s);
-        drop(stale);
-        Poll::Pending
+            drop(stale);
+            Poll::Pending
+        })
     }
 
     /// Leaves the queue, returning the permits assigned so far (all of them

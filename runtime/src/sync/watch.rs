@@ -420,21 +420,23 @@ impl<T> Future for Changed<'_, T> {
     type Output = Result<(), RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        loop {
-            let current = this.shared.version();
-            if current != *this.version {
-                *this.version = current;
-                return Poll::Ready(Ok(()));
+        crate::task::budget::cooperate(cx, |cx| {
+            let this = self.get_mut();
+            loop {
+                let current = this.shared.version();
+                if current != *this.version {
+                    *this.version = current;
+                    return Poll::Ready(Ok(()));
+                }
+                if this.shared.closed.load(SeqCst) {
+                    return Poll::Ready(Err(RecvError(())));
+                }
+                if Pin::new(&mut this.notified).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                this.notified = this.shared.changed.notified();
             }
-            if this.shared.closed.load(SeqCst) {
-                return Poll::Ready(Err(RecvError(())));
-            }
-            if Pin::new(&mut this.notified).poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            this.notified = this.shared.changed.notified();
-        }
+        })
     }
 }
 

@@ -2,10 +2,23 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
 use super::Interest;
 use super::{cvt, timeout_ms, Event};
+
+/// Whether `epoll_pwait2` may exist (cleared at its first `ENOSYS`; Miri
+/// models only `epoll_wait`).
+static PWAIT2: AtomicBool = AtomicBool::new(!cfg!(miri));
+
+/// `d` as a `timespec`, saturating.
+fn timespec(d: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: d.subsec_nanos() as _,
+    }
+}
 
 /// The token of the eventfd; user tokens never reach it (their generation
 /// would have to wrap through `u32::MAX` at slab index `u32::MAX`).
@@ -69,18 +82,44 @@ impl Poller {
     /// Waits for events until `timeout` (`None`: forever). A signal
     /// interrupting the wait (`EINTR`) returns with no events; the caller
     /// loops anyway and recomputes its timeout.
+    ///
+    /// The timeout has nanosecond precision through `epoll_pwait2` (Linux
+    /// 5.11); where the kernel lacks it (`ENOSYS`, remembered for the rest
+    /// of the process), `epoll_wait` rounds it up to whole milliseconds.
     pub(crate) fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
         events.len = 0;
-        // SAFETY: the buffer has room for `capacity()` events and epoll_wait writes at most that many.
-        let n = unsafe {
-            libc::epoll_wait(
-                self.epfd.as_raw_fd(),
-                events.buf.as_mut_ptr(),
-                events.buf.capacity() as i32,
-                timeout_ms(timeout),
-            )
+        let cap = events.buf.capacity() as i32;
+        let buf = events.buf.as_mut_ptr();
+        let n = match timeout {
+            // Zero and forever need no precision: the plain call is cheapest.
+            Some(d) if !d.is_zero() && PWAIT2.load(Relaxed) => {
+                let ts = timespec(d);
+                // SAFETY: the buffer has room for `cap` events and the kernel
+                // writes at most that many; `ts` outlives the call; a null
+                // signal mask means the mask is left alone.
+                let ret = unsafe {
+                    libc::syscall(
+                        libc::SYS_epoll_pwait2,
+                        self.epfd.as_raw_fd(),
+                        buf,
+                        cap,
+                        &ts as *const libc::timespec,
+                        std::ptr::null::<libc::sigset_t>(),
+                        0usize,
+                    )
+                };
+                match cvt(ret) {
+                    Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                        PWAIT2.store(false, Relaxed);
+                        return self.wait(events, timeout);
+                    }
+                    res => res.map(|n| n as i32),
+                }
+            }
+            // SAFETY: as above, for epoll_wait.
+            _ => cvt(unsafe { libc::epoll_wait(self.epfd.as_raw_fd(), buf, cap, timeout_ms(timeout)) }),
         };
-        let n = match cvt(n) {
+        let n = match n {
             Ok(n) => n as usize,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
             Err(e) => return Err(e),

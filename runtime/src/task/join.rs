@@ -70,15 +70,17 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(raw) = self.raw.as_mut() else {
-            // Polled again after it returned the output: misuse, not a reason to panic.
-            return Poll::Ready(Err(JoinError::cancelled()));
-        };
-        let out = raw.poll_output(cx);
-        if out.is_ready() {
-            self.raw = None;
-        }
-        out
+        crate::task::budget::cooperate(cx, |cx| {
+            let Some(raw) = self.raw.as_mut() else {
+                // Polled again after it returned the output: misuse, not a reason to panic.
+                return Poll::Ready(Err(JoinError::cancelled()));
+            };
+            let out = raw.poll_output(cx);
+            if out.is_ready() {
+                self.raw = None;
+            }
+            out
+        })
     }
 }
 

@@ -3,12 +3,17 @@
 //! A task is one heap allocation (`raw.rs`) holding a state word
 //! (`state.rs`), the future and later its output, and a hook into the
 //! scheduler that runs it: the `Schedule` trait is all a task knows of
-//! that scheduler. The public side is [`JoinHandle`], [`AbortHandle`],
-//! [`JoinError`], [`yield_now`], and [`AtomicWaker`], the runtime's one
-//! wake slot, which other futures use to wait for a single event.
+//! that scheduler. Each poll runs with a budget (`budget.rs`): after 128
+//! completed leaf operations the task yields, so one busy task cannot hold
+//! the thread ([`consume_budget`], [`unconstrained`]). The public side is
+//! [`JoinHandle`], [`AbortHandle`], [`JoinError`], [`yield_now`], and
+//! [`AtomicWaker`], the runtime's one wake slot, which other futures use to
+//! wait for a single event.
 
+pub(crate) mod budget;
 mod error;
 mod join;
+mod join_set;
 pub(crate) mod raw;
 pub(crate) mod state;
 
@@ -17,8 +22,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 pub use crate::util::AtomicWaker;
+pub use budget::{consume_budget, unconstrained, Unconstrained};
 pub use error::JoinError;
 pub use join::{AbortHandle, JoinHandle};
+pub use join_set::{JoinNext, JoinSet};
 pub(crate) use raw::{Notified, Task};
 
 /// How a woken task reaches the scheduler that runs it: stored in every

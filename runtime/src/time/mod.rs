@@ -4,7 +4,11 @@
 //! the earliest deadline bounds how long the event loop waits in the kernel,
 //! and after each wait the loop fires every timer whose deadline has passed.
 //! Deadlines are compared with the clock, never rounded down, so a timer
-//! never fires early; the kernel wait is rounded up to whole milliseconds.
+//! never fires early. The kernel wait has nanosecond precision
+//! (`epoll_pwait2` on Linux 5.11+, `kevent`'s timespec) and the loop's
+//! thread runs with a 1 ns timer slack, so a timer fires within tens of
+//! microseconds of its deadline on an idle machine; where `epoll_pwait2`
+//! is missing, the wait is rounded up to whole milliseconds.
 
 mod interval;
 mod store;
@@ -111,6 +115,8 @@ impl Timers {
     pub(crate) fn clear(&self) {
         let wakers = self.core.store.borrow_mut().clear();
         drop(wakers);
+        // Sleeps dropped from now on have no store to tell.
+        drop(self.core.shared.cancels.close());
     }
 }
 
@@ -191,7 +197,8 @@ impl Sleep {
             // Dropped away from its loop (another thread, or outside the
             // runtime): the loop forgets the timer at its next tick.
             _ => {
-                entry.timers.cancels.push(entry.key);
+                // A closed store (its loop is gone) has nothing to forget.
+                let _ = entry.timers.cancels.push(entry.key);
             }
         }
     }
@@ -201,46 +208,48 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        let deadline = this.deadline;
-        let polled = with_current(|core| {
-            // `core.now` lags the clock, so this test never completes early.
-            if deadline <= core.now.get() {
-                return Some(true);
-            }
-            let mut store = core.store.borrow_mut();
-            match &this.entry {
-                Some(e) if Arc::ptr_eq(&e.timers, &core.shared) => {
-                    // A stale key means the timer fired: the store only fires a passed deadline.
-                    Some(!store.update(e.key, cx.waker()))
+        crate::task::budget::cooperate(cx, |cx| {
+            let this = self.get_mut();
+            let deadline = this.deadline;
+            let polled = with_current(|core| {
+                // `core.now` lags the clock, so this test never completes early.
+                if deadline <= core.now.get() {
+                    return Some(true);
                 }
-                _ => {
-                    // First poll, or polled on another loop than before:
-                    // register here (the old entry is cancelled below).
-                    let key = store.insert(deadline, cx.waker().clone())?;
-                    let old = this.entry.replace(Entry { timers: core.shared.clone(), key });
-                    drop(store);
-                    if let Some(old) = old {
-                        old.timers.cancels.push(old.key);
+                let mut store = core.store.borrow_mut();
+                match &this.entry {
+                    Some(e) if Arc::ptr_eq(&e.timers, &core.shared) => {
+                        // A stale key means the timer fired: the store only fires a passed deadline.
+                        Some(!store.update(e.key, cx.waker()))
                     }
-                    Some(false)
+                    _ => {
+                        // First poll, or polled on another loop than before:
+                        // register here (the old entry is cancelled below).
+                        let key = store.insert(deadline, cx.waker().clone())?;
+                        let old = this.entry.replace(Entry { timers: core.shared.clone(), key });
+                        drop(store);
+                        if let Some(old) = old {
+                            let _ = old.timers.cancels.push(old.key);
+                        }
+                        Some(false)
+                    }
                 }
+            });
+            match polled {
+                Some(Some(true)) => {
+                    this.cancel();
+                    Poll::Ready(())
+                }
+                Some(Some(false)) => Poll::Pending,
+                // The store is full (2³² − 1 timers): try again on the next turn
+                // rather than fire early.
+                Some(None) => {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+                None => panic!("a weft Sleep was polled outside of a weft runtime; await it inside block_on or a task"),
             }
-        });
-        match polled {
-            Some(Some(true)) => {
-                this.cancel();
-                Poll::Ready(())
-            }
-            Some(Some(false)) => Poll::Pending,
-            // The store is full (2³² − 1 timers): try again on the next turn
-            // rather than fire early.
-            Some(None) => {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-            None => panic!("a weft Sleep was polled outside of a weft runtime; await it inside block_on or a task"),
-        }
+        })
     }
 }
 

@@ -83,26 +83,45 @@ impl AtomicWaker {
     /// `waker` is woken at once instead. Only one task should register in
     /// a given slot; a second registration replaces the first.
     pub fn register(&self, waker: &Waker) {
+        self.store(waker, true);
+    }
+
+    /// Like [`AtomicWaker::register`], but leaves another task's waker in
+    /// place: false (nothing stored) if the slot holds a waker that would
+    /// not wake `waker`'s task. The reactor uses it to keep its first
+    /// waiter inline and queue the others.
+    #[inline]
+    pub(crate) fn register_if_vacant(&self, waker: &Waker) -> bool {
+        self.store(waker, false)
+    }
+
+    fn store(&self, waker: &Waker, replace: bool) -> bool {
         let mut curr = self.state.load(Acquire);
         loop {
             if curr & (REGISTERING | WAKING) != 0 {
                 // A take is in progress and may have missed our new waker
                 // (or, misuse, another registration): make the task poll again.
                 waker.wake_by_ref();
-                return;
+                return true;
             }
             match self.state.compare_exchange_weak(curr, REGISTERING, Acquire, Acquire) {
                 Ok(_) => break,
                 Err(actual) => curr = actual,
             }
         }
-        self.waker.with_mut(|slot| {
+        let stored = self.waker.with_mut(|slot| {
             // SAFETY: we hold REGISTERING, so nobody else touches the slot.
             let slot = unsafe { &mut *slot };
-            if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
-                *slot = Some(waker.clone());
+            match slot {
+                Some(w) if w.will_wake(waker) => true,
+                Some(_) if !replace => false,
+                _ => {
+                    *slot = Some(waker.clone());
+                    true
+                }
             }
         });
+        // The slot holds a waker either way (ours, or the one we left).
         if self.state.compare_exchange(REGISTERING, FULL, AcqRel, Acquire).is_err() {
             // A take arrived while we held the slot and set WAKING without
             // taking: deliver its wake ourselves.
@@ -113,6 +132,7 @@ impl AtomicWaker {
                 w.wake();
             }
         }
+        stored
     }
 
     /// Wakes the registered waker, if any, and empties the slot.

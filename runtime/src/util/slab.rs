@@ -104,13 +104,13 @@ impl<T> Slab<T> {
         }
     }
 
-    fn slot(&self, token: Token) -> Option<&Slot<T>> {
-        self.slots.get(token.index()).filter(|s| s.generation == token.generation())
-    }
-
     /// The value stored under `token`, unless it was removed since.
+    #[inline]
     pub(crate) fn get(&self, token: Token) -> Option<&T> {
-        self.slot(token)?.value.as_ref()
+        match self.slots.get(token.index()) {
+            Some(slot) if slot.generation == token.generation() => slot.value.as_ref(),
+            _ => None,
+        }
     }
 
     /// The value stored under `token`, mutably.

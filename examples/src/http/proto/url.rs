@@ -6,7 +6,7 @@ use std::io;
 /// A parsed `http://` URL: where to connect and what to ask for.
 ///
 /// ```
-/// use examples::http::Url;
+/// use examples::http::proto::Url;
 /// let url = Url::parse("http://localhost:8081/delay?x=1#top")?;
 /// assert_eq!((url.host(), url.port(), url.target()), ("localhost", 8081, "/delay?x=1"));
 /// assert_eq!(url.to_string(), "http://localhost:8081/delay?x=1");

@@ -29,10 +29,8 @@ use std::time::Duration;
 use net::{TcpListener, TcpStream};
 use runtime::io::AsyncWriteExt;
 
-use crate::http::{
-    accept_loop, linger_close, write_error, write_response, Drain, IdleTimer, Method, Next, Persistence, RequestReader,
-    ShutdownSignals,
-};
+use super::lifecycle::{self, accept_loop, linger_close, Drain, IdleTimer, ShutdownSignals};
+use crate::http::proto::{write_error, write_response, Method, Next, Persistence, RequestReader};
 
 /// The body of every answer.
 pub const BODY: &[u8] = b"OK";
@@ -55,7 +53,7 @@ impl Default for Config {
 /// Accepts connections on `listener` forever, each served by its own task.
 ///
 /// ```no_run
-/// use examples::delay::{serve, Config};
+/// use examples::servers::delay::{serve, Config};
 /// runtime::block_on(async {
 ///     let listener = net::TcpListener::bind("127.0.0.1:8081").await?;
 ///     serve(listener, Config::default()).await
@@ -70,7 +68,7 @@ pub async fn serve(listener: TcpListener, config: Config) -> io::Result<()> {
 }
 
 /// Like [`serve`] until SIGINT or SIGTERM, then shuts down gracefully (see
-/// [`crate::http::serve_until_signal`]): returns once the open connections
+/// [`lifecycle::serve_until_signal`]): returns once the open connections
 /// have finished, or after `grace`.
 pub async fn serve_until_signal(
     listener: TcpListener,
@@ -78,7 +76,7 @@ pub async fn serve_until_signal(
     signals: ShutdownSignals,
     grace: Duration,
 ) -> io::Result<()> {
-    crate::http::serve_until_signal(listener, signals, grace, move |stream, drain| connection(stream, config, drain))
+    lifecycle::serve_until_signal(listener, signals, grace, move |stream, drain| connection(stream, config, drain))
         .await
 }
 
@@ -142,8 +140,9 @@ async fn serve_requests(stream: &TcpStream, config: Config, drain: &mut Drain) -
 ///
 /// ```
 /// use std::time::Duration;
-/// use examples::delay::{Background, Config};
-/// use examples::http::{get_blocking, Url};
+/// use examples::servers::delay::{Background, Config};
+/// use examples::http::client::get_blocking;
+/// use examples::http::proto::Url;
 ///
 /// let config = Config { delay: Duration::from_millis(10), ..Config::default() };
 /// let server = Background::start("127.0.0.1:0".parse().unwrap(), config)?;

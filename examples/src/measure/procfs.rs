@@ -1,8 +1,10 @@
 //! Another process's resources, read from `/proc/PID` (Linux only): open
-//! fds, CPU time, resident memory and resource limits. The fd-exhaustion
-//! and shutdown tests watch the `async_echo` child process through these.
+//! fds, CPU time, resident memory, threads and resource limits. `io_models`
+//! watches its model servers through these, and the fd-exhaustion and HTTP
+//! abuse tests their servers.
 //!
-//! Std only: the values are what the kernel reports, whoever reads them.
+//! Std only (and `sysconf` for the clock tick): the values are what the
+//! kernel reports, whoever reads them.
 
 use std::fs;
 use std::io;
@@ -52,15 +54,36 @@ pub fn cpu_ticks(pid: u32) -> io::Result<u64> {
     Ok(field(14)? + field(15)?)
 }
 
+/// How many clock ticks [`cpu_ticks`] counts per second (`_SC_CLK_TCK`,
+/// 100 on most systems).
+pub fn ticks_per_second() -> io::Result<u64> {
+    // SAFETY: sysconf takes no pointers and only reads configuration.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(ticks).ok().filter(|&t| t > 0).ok_or_else(io::Error::last_os_error)
+}
+
 /// Resident memory of process `pid` in KiB (`VmRSS` in `/proc/PID/status`).
 pub fn rss_kib(pid: u32) -> io::Result<u64> {
+    let value = status_field(pid, "VmRSS")?;
+    value
+        .strip_suffix("kB")
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| invalid(pid, "status", &format!("VmRSS: {value:?}")))
+}
+
+/// How many threads process `pid` runs (`Threads` in `/proc/PID/status`).
+pub fn threads_of(pid: u32) -> io::Result<u64> {
+    status_field(pid, "Threads").and_then(|v| v.parse().map_err(|_| invalid(pid, "status", &format!("Threads: {v:?}"))))
+}
+
+/// The value of the line `NAME:\tVALUE` of `/proc/PID/status`, trimmed.
+fn status_field(pid: u32, name: &str) -> io::Result<String> {
     let status = fs::read_to_string(proc_path(pid, "status"))?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().strip_suffix("kB"))
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| invalid(pid, "status", "no VmRSS line"))
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+        .map(|v| v.trim().to_owned())
+        .ok_or_else(|| invalid(pid, "status", &format!("no {name} line")))
 }
 
 /// The soft limit named `name` (as in `/proc/PID/limits`, e.g. `"Max open
@@ -90,6 +113,8 @@ mod tests {
         assert!(!fds.is_empty() && fds.windows(2).all(|w| w[0] < w[1]), "{fds:?}");
         let before = cpu_ticks(pid)?;
         assert!(rss_kib(pid)? > 0);
+        assert!(threads_of(pid)? >= 1);
+        assert!(ticks_per_second()? > 0);
         assert!(cpu_ticks(pid)? >= before);
         let limit = soft_limit(pid, "Max open files")?;
         assert!(limit.is_none_or(|l| l >= 3), "{limit:?}");

@@ -28,10 +28,8 @@ use std::time::Duration;
 use net::{TcpListener, TcpStream};
 use runtime::io::AsyncWriteExt;
 
-use crate::http::{
-    accept_loop, linger_close, parse_request, write_error, BodySkip, Drain, IdleTimer, Method, Persistence,
-    RequestError, ShutdownSignals,
-};
+use super::lifecycle::{self, accept_loop, linger_close, Drain, IdleTimer, ShutdownSignals};
+use crate::http::proto::{parse_request, write_error, BodySkip, Method, Persistence, RequestError};
 
 /// The answer to a keep-alive `GET`, byte for byte the benchmark kit's
 /// reference response (no `Date` or `Server` header).
@@ -75,7 +73,7 @@ thread_local! {
 /// ```no_run
 /// runtime::block_on(async {
 ///     let listener = net::TcpListener::bind("127.0.0.1:8082").await?;
-///     examples::plaintext::serve(listener, examples::plaintext::IDLE_TIMEOUT).await
+///     examples::servers::plaintext::serve(listener, examples::servers::plaintext::IDLE_TIMEOUT).await
 /// })?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -87,7 +85,7 @@ pub async fn serve(listener: TcpListener, idle_timeout: Duration) -> io::Result<
 }
 
 /// Like [`serve`] until SIGINT or SIGTERM, then shuts down gracefully (see
-/// [`crate::http::serve_until_signal`]): returns once the open connections
+/// [`lifecycle::serve_until_signal`]): returns once the open connections
 /// have finished, or after `grace`.
 pub async fn serve_until_signal(
     listener: TcpListener,
@@ -95,7 +93,7 @@ pub async fn serve_until_signal(
     signals: ShutdownSignals,
     grace: Duration,
 ) -> io::Result<()> {
-    crate::http::serve_until_signal(listener, signals, grace, move |stream, drain| {
+    lifecycle::serve_until_signal(listener, signals, grace, move |stream, drain| {
         connection(stream, idle_timeout, drain)
     })
     .await
@@ -294,7 +292,7 @@ fn respond(data: &[u8], body: &mut BodySkip, close: &mut bool, draining: bool, o
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::{write_response, ResponseParser};
+    use crate::http::proto::{write_response, ResponseParser};
 
     fn run(data: &[u8]) -> (usize, usize, bool, Vec<u8>) {
         let mut body = BodySkip::default();

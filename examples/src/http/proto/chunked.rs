@@ -40,7 +40,7 @@ enum State {
 /// Decodes a chunked body incrementally.
 ///
 /// ```
-/// use examples::http::ChunkedDecoder;
+/// use examples::http::proto::ChunkedDecoder;
 /// let mut dec = ChunkedDecoder::new();
 /// let mut body = Vec::new();
 /// let wire = b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\nNEXT";

@@ -1,12 +1,15 @@
-//! [`ResponseParser`]: reads one HTTP/1.x response from bytes as they
-//! arrive, whatever the framing of its body.
+//! An HTTP/1.x response, both ways: [`ResponseParser`] reads one from bytes
+//! as they arrive, whatever the framing of its body (the clients' side);
+//! [`write_response`] and [`write_error`] build one (the servers' side).
 //!
 //! It does no I/O: the caller reads from its socket (blocking or async)
-//! and feeds the bytes in, so the blocking and the async client share it.
+//! and feeds the bytes in, so the blocking and the async client share it;
+//! a server writes the bytes built here itself.
 
 use std::io;
 
 use super::chunked::ChunkedDecoder;
+use super::request::{RequestError, RequestHead};
 
 /// Largest response head (status line and headers) we accept.
 pub const MAX_RESPONSE_HEAD: usize = 64 * 1024;
@@ -63,7 +66,7 @@ enum State {
 /// socket gives, [`finish`](Self::finish) it at end of stream.
 ///
 /// ```
-/// use examples::http::ResponseParser;
+/// use examples::http::proto::ResponseParser;
 /// let mut p = ResponseParser::new(false);
 /// assert!(!p.feed(b"HTTP/1.1 200 OK\r\nContent-Le")?);
 /// assert!(p.feed(b"ngth: 2\r\n\r\nOK")?);
@@ -259,6 +262,65 @@ fn preview(buf: &[u8]) -> String {
     String::from_utf8_lossy(&buf[..buf.len().min(40)]).into_owned()
 }
 
+/// What the response's `Connection` header says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Persistence {
+    /// HTTP/1.1 keep-alive, the default: no header.
+    KeepAlive,
+    /// HTTP/1.0 keep-alive, which must be confirmed: `Connection: keep-alive`.
+    KeepAlive10,
+    /// The server closes after this response: `Connection: close`.
+    Close,
+}
+
+impl Persistence {
+    /// What the response to `head` says: close unless the request keeps the connection alive.
+    pub fn for_request(head: &RequestHead) -> Persistence {
+        match (head.keep_alive, head.version) {
+            (false, _) => Persistence::Close,
+            (true, 0) => Persistence::KeepAlive10,
+            (true, _) => Persistence::KeepAlive,
+        }
+    }
+}
+
+/// Appends a complete `text/plain` response to `out`; with `head_only`
+/// (a `HEAD` request) the body is left out but still counted.
+///
+/// ```
+/// use examples::http::proto::{write_response, Persistence};
+/// let mut out = Vec::new();
+/// write_response(&mut out, 200, "OK", b"OK", false, Persistence::Close);
+/// assert_eq!(out, b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK");
+/// ```
+pub fn write_response(
+    out: &mut Vec<u8>,
+    status: u16,
+    reason: &str,
+    body: &[u8],
+    head_only: bool,
+    persistence: Persistence,
+) {
+    use std::io::Write;
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n", body.len());
+    match persistence {
+        Persistence::KeepAlive => {}
+        Persistence::KeepAlive10 => out.extend_from_slice(b"Connection: keep-alive\r\n"),
+        Persistence::Close => out.extend_from_slice(b"Connection: close\r\n"),
+    }
+    out.extend_from_slice(b"\r\n");
+    if !head_only {
+        out.extend_from_slice(body);
+    }
+}
+
+/// Appends the error response for `err` (which always closes).
+pub fn write_error(out: &mut Vec<u8>, err: &RequestError) {
+    let (status, reason) = err.status();
+    write_response(out, status, reason, format!("{reason}\n").as_bytes(), false, Persistence::Close);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,5 +409,18 @@ mod tests {
         let fits = [b"HTTP/1.1 200 OK\r\nX: ".as_slice(), &vec![b'a'; MAX_RESPONSE_HEAD - 40], b"\r\n\r\n"].concat();
         assert!(fits.len() <= MAX_RESPONSE_HEAD);
         assert_eq!(parse(&fits, fits.len(), true).unwrap().status, 200);
+    }
+
+    #[test]
+    fn error_responses_are_well_formed() {
+        for err in [RequestError::Malformed("x".into()), RequestError::TooLarge] {
+            let mut out = Vec::new();
+            write_error(&mut out, &err);
+            let mut p = ResponseParser::new(false);
+            assert!(p.feed(&out).unwrap());
+            let r = p.into_response().unwrap();
+            assert_eq!((r.status, r.header("connection")), (err.status().0, Some("close")));
+            assert_eq!(r.body, format!("{}\n", err.status().1).as_bytes());
+        }
     }
 }

@@ -95,13 +95,13 @@ fn malformed(why: impl Into<String>) -> RequestError {
 /// the rest) or the head outgrows [`MAX_REQUEST_HEAD`].
 ///
 /// ```
-/// use examples::http::{parse_request, BodyLength, Method};
+/// use examples::http::proto::{parse_request, BodyLength, Method};
 /// let (head, len) = parse_request(b"GET / HTTP/1.0\r\n\r\nnext")?.expect("complete");
 /// assert_eq!((head.method, head.version, head.keep_alive, len), (Method::Get, 0, false, 18));
 /// assert_eq!(head.body, BodyLength::Empty);
 /// assert!(parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n")?.is_none());
 /// assert!(parse_request(b"hello\r\n\r\n").is_err());
-/// # Ok::<(), examples::http::RequestError>(())
+/// # Ok::<(), examples::http::proto::RequestError>(())
 /// ```
 pub fn parse_request(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, RequestError> {
     if buf.is_empty() {
