@@ -7,12 +7,12 @@
 #                       64 KiB buffer (tokio_ct_64k), the size async_echo and
 #                       the epoll loop read with (the kit's default is 4 KiB;
 #                       tokio's budget counts operations, not bytes)
-#   greedy-unpinned.txt the same with client and server free to use both cores
+#   greedy-unpinned.txt weft, tokio_ct and epoll with client and server free to use both cores
 #                       (UNPINNED=0 skips it)
 #   sleep-precision.txt src/bin/sleep_precision.rs: lateness of sequential
 #                       200 us and 1 ms sleeps, weft vs tokio current_thread
 #   machine.txt         kernel, cores, CPU, load, commit
-# On a shared machine, NICE=-10 (root) keeps other processes from disturbing
+# On a shared machine, NICE=-20 (root; results/issue12/before used it) keeps other processes from disturbing
 # the runs (see greedy.sh); it also runs sleep_precision at that nice value.
 # About 5 minutes at 3 rounds of 10 s (plus waits for a quiet machine, see
 # greedy.sh's QUIET_WAIT). usage: benches/scripts/issue12.sh [OUT] [ROUNDS] [SECS]
