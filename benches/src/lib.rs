@@ -181,6 +181,90 @@ pub fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The `q`-quantile (0..=1) of `sorted` by nearest rank: the smallest
+/// value with at least `q` of the samples at or below it; `None` if empty.
+///
+/// ```
+/// let v = [10, 20, 30, 40];
+/// assert_eq!(benches::percentile(&v, 0.5), Some(20));
+/// assert_eq!(benches::percentile(&v, 0.99), Some(40));
+/// assert_eq!(benches::percentile(&v, 0.0), Some(10));
+/// ```
+pub fn percentile(sorted: &[u64], q: f64) -> Option<u64> {
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    let rank = (q.clamp(0.0, 1.0) * n as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, n) - 1])
+}
+
+/// Command-line options `--name value` and bare `--flag`s, for the
+/// benchmark binaries (`src/bin`).
+#[derive(Debug, Default)]
+pub struct Opts {
+    values: Vec<(String, String)>,
+    flags: Vec<String>,
+}
+
+impl Opts {
+    /// Parses `args` (program name excluded): `with_value` names the options
+    /// that take a value (`--name value` or `--name=value`), `flags` those
+    /// that take none. Anything else is an error.
+    pub fn parse<I>(args: I, with_value: &[&str], flags: &[&str]) -> Result<Opts, String>
+    where
+        I: IntoIterator<Item = String>,
+    {
+        let mut opts = Opts::default();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let (name, inline) = match arg.split_once('=') {
+                Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+                None => (arg.clone(), None),
+            };
+            if flags.contains(&name.as_str()) && inline.is_none() {
+                opts.flags.push(name);
+            } else if with_value.contains(&name.as_str()) {
+                let value = match inline.or_else(|| args.next()) {
+                    Some(v) => v,
+                    None => return Err(format!("{name} needs a value")),
+                };
+                opts.values.push((name, value));
+            } else {
+                return Err(format!("unknown argument: {arg}"));
+            }
+        }
+        Ok(opts)
+    }
+
+    /// [`Opts::parse`] on the process's arguments; prints `usage` and exits
+    /// with status 0 on `--help`, or 2 on an error.
+    pub fn from_env(usage: &str, with_value: &[&str], flags: &[&str]) -> Opts {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if args.iter().any(|a| a == "--help" || a == "-h") {
+            println!("{usage}");
+            std::process::exit(0);
+        }
+        Opts::parse(args, with_value, flags).unwrap_or_else(|e| {
+            eprintln!("{e}\n{usage}");
+            std::process::exit(2)
+        })
+    }
+
+    /// The last value given for `name`, parsed; `default` if absent.
+    pub fn value<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
+        match self.values.iter().rev().find(|(n, _)| n == name) {
+            None => Ok(default),
+            Some((_, v)) => v.parse().map_err(|_| format!("{name}: cannot parse {v:?}")),
+        }
+    }
+
+    /// True if the flag `name` was given.
+    pub fn flag(&self, name: &str) -> bool {
+        self.flags.iter().any(|f| f == name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,5 +305,28 @@ mod tests {
         let mut kib = Samples::default();
         kib.push(2048.0);
         assert_eq!(format_kib_stats(&kib), "2.0 MiB [2.0..2.0]");
+    }
+
+    #[test]
+    fn percentiles() {
+        assert_eq!(percentile(&[], 0.5), None);
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 0.5), Some(50));
+        assert_eq!(percentile(&v, 0.99), Some(99));
+        assert_eq!(percentile(&v, 1.0), Some(100));
+        assert_eq!(percentile(&[7], 0.99), Some(7));
+    }
+
+    #[test]
+    fn opts() {
+        let args = ["--secs", "3", "--addr=127.0.0.1:1", "--quiet", "--secs", "4"].map(String::from);
+        let o = Opts::parse(args, &["--secs", "--addr"], &["--quiet"]).unwrap();
+        assert_eq!(o.value("--secs", 10u32), Ok(4));
+        assert_eq!(o.value("--addr", String::new()).unwrap(), "127.0.0.1:1");
+        assert_eq!(o.value("--block", 65536usize), Ok(65536));
+        assert!(o.flag("--quiet") && !o.flag("--loud"));
+        assert!(o.value::<u32>("--addr", 0).is_err());
+        assert!(Opts::parse(["--secs".to_owned()], &["--secs"], &[]).is_err());
+        assert!(Opts::parse(["--what".to_owned()], &["--secs"], &[]).is_err());
     }
 }

@@ -58,6 +58,49 @@ impl Socket {
         sys::getsockopt(self.raw(), level, name)
     }
 
+    /// Sets a boolean option (`SO_KEEPALIVE`, `TCP_NODELAY`, ...).
+    pub(crate) fn set_flag(&self, level: libc::c_int, name: libc::c_int, on: bool) -> io::Result<()> {
+        self.setsockopt(level, name, on.into())
+    }
+
+    /// Reads a boolean option.
+    pub(crate) fn flag(&self, level: libc::c_int, name: libc::c_int) -> io::Result<bool> {
+        Ok(self.getsockopt(level, name)? != 0)
+    }
+
+    /// Sets a `SOL_SOCKET` size option (`SO_RCVBUF`, `SO_SNDBUF`); sizes past
+    /// `c_int::MAX` ask for the most (the kernel caps them anyway).
+    pub(crate) fn set_size(&self, name: libc::c_int, size: u32) -> io::Result<()> {
+        self.setsockopt(libc::SOL_SOCKET, name, libc::c_int::try_from(size).unwrap_or(libc::c_int::MAX))
+    }
+
+    /// Reads a `SOL_SOCKET` size option.
+    pub(crate) fn size(&self, name: libc::c_int) -> io::Result<u32> {
+        Ok(u32::try_from(self.getsockopt(libc::SOL_SOCKET, name)?).unwrap_or(0))
+    }
+
+    /// Sets the IPv4 time-to-live (`IP_TTL`); the kernel takes 1 to 255.
+    pub(crate) fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        let ttl =
+            libc::c_int::try_from(ttl).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "TTL too large"))?;
+        self.setsockopt(libc::IPPROTO_IP, libc::IP_TTL, ttl)
+    }
+
+    /// Reads `IP_TTL`.
+    pub(crate) fn ttl(&self) -> io::Result<u32> {
+        Ok(u32::try_from(self.getsockopt(libc::IPPROTO_IP, libc::IP_TTL)?).unwrap_or(0))
+    }
+
+    /// Sets `SO_LINGER` (see `sys::set_linger`).
+    pub(crate) fn set_linger(&self, linger: Option<std::time::Duration>) -> io::Result<()> {
+        sys::set_linger(self.raw(), linger)
+    }
+
+    /// Reads `SO_LINGER`.
+    pub(crate) fn linger(&self) -> io::Result<Option<std::time::Duration>> {
+        sys::linger(self.raw())
+    }
+
     /// Binds to an address of any family (IP or Unix).
     pub(crate) fn bind(&self, addr: &RawAddr) -> io::Result<()> {
         sys::bind(self.raw(), addr)
@@ -88,6 +131,12 @@ impl Socket {
     /// Receives one message (see `sys::recv_msg`).
     pub(crate) fn recv_msg(&self, buf: &mut [u8], flags: libc::c_int) -> io::Result<Received> {
         sys::recv_msg(self.raw(), buf, flags)
+    }
+
+    /// Receives into hyper's read buffer, uninitialised memory and all.
+    #[cfg(feature = "hyper")]
+    pub(crate) fn recv_into_cursor(&self, cursor: &mut hyper::rt::ReadBufCursor<'_>) -> io::Result<usize> {
+        sys::recv_into_cursor(self.raw(), cursor)
     }
 
     /// Sends one datagram to the connected peer.
@@ -165,7 +214,7 @@ pub(crate) fn poll_accept(
     cx: &mut std::task::Context<'_>,
 ) -> std::task::Poll<io::Result<(Socket, RawAddr)>> {
     loop {
-        match io.poll_read_with(cx, Socket::accept) {
+        match io.poll_accept_with(cx, Socket::accept) {
             std::task::Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
             res => return res,
         }

@@ -17,6 +17,8 @@ use std::task::{Context, Poll};
 
 use runtime::io::{AsyncRead, AsyncWrite};
 
+use crate::pooled::ReadPooled;
+
 pub(crate) mod sealed {
     use std::io;
     use std::net::Shutdown;
@@ -185,6 +187,26 @@ impl<S: SplitStream> OwnedReadHalf<S> {
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.io().read_with(|s| s.peek(buf)).await
     }
+
+    /// Waits for data and reads it into a buffer lent by the thread's pool;
+    /// see the stream's `read_pooled`.
+    pub fn read_pooled(&self) -> ReadPooled<'_> {
+        ReadPooled::new(self.inner.io())
+    }
+
+    /// The stream both halves share.
+    #[cfg(any(feature = "futures-io", feature = "hyper"))]
+    pub(crate) fn stream(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: SplitStream> ReadHalf<'_, S> {
+    /// Waits for data and reads it into a buffer lent by the thread's pool;
+    /// see the stream's `read_pooled`.
+    pub fn read_pooled(&self) -> ReadPooled<'_> {
+        ReadPooled::new(self.0.io())
+    }
 }
 
 impl<S: SplitStream> OwnedWriteHalf<S> {
@@ -196,6 +218,12 @@ impl<S: SplitStream> OwnedWriteHalf<S> {
     /// Drops the half without shutting down the write side.
     pub fn forget(mut self) {
         self.shutdown_on_drop = false;
+    }
+
+    /// The stream both halves share.
+    #[cfg(any(feature = "futures-io", feature = "hyper"))]
+    pub(crate) fn stream(&self) -> &S {
+        &self.inner
     }
 
     /// The peer's address.

@@ -13,6 +13,7 @@ use std::io;
 use std::mem;
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
 
 /// Turns a syscall's `-1` into `io::Error::last_os_error()`, read right
 /// after the call that set it.
@@ -134,6 +135,46 @@ pub(crate) fn getsockopt(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io
     Ok(value)
 }
 
+/// `SO_LINGER` counts in seconds everywhere but macOS and iOS, where it
+/// counts clock ticks; their `SO_LINGER_SEC` counts seconds (as std does).
+#[cfg(not(any(target_os = "macos", target_os = "ios")))]
+const SO_LINGER: libc::c_int = libc::SO_LINGER;
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+const SO_LINGER: libc::c_int = libc::SO_LINGER_SEC;
+
+/// Sets `SO_LINGER`: `None` turns it off (close returns at once, the kernel
+/// sends what is queued in the background); `Some(d)` makes close wait up
+/// to `d` (whole seconds) for queued data to go out, and `Some(ZERO)`
+/// discards it and resets the connection (socket(7)).
+pub(crate) fn set_linger(fd: RawFd, linger: Option<Duration>) -> io::Result<()> {
+    let value = libc::linger {
+        l_onoff: linger.is_some().into(),
+        l_linger: linger.map_or(0, |d| libc::c_int::try_from(d.as_secs()).unwrap_or(libc::c_int::MAX)),
+    };
+    // SAFETY: passes a pointer to a linger struct and its exact size.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            SO_LINGER,
+            (&value as *const libc::linger).cast(),
+            mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
+
+/// Reads `SO_LINGER` (see [`set_linger`]).
+pub(crate) fn linger(fd: RawFd) -> io::Result<Option<Duration>> {
+    let mut value = libc::linger { l_onoff: 0, l_linger: 0 };
+    let mut len = mem::size_of::<libc::linger>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `value`.
+    cvt(unsafe {
+        libc::getsockopt(fd, libc::SOL_SOCKET, SO_LINGER, (&mut value as *mut libc::linger).cast(), &mut len)
+    })?;
+    Ok((value.l_onoff != 0).then(|| Duration::from_secs(value.l_linger.max(0) as u64)))
+}
+
 /// Binds to an address of any family (IP or Unix).
 pub(crate) fn bind(fd: RawFd, addr: &RawAddr) -> io::Result<()> {
     // SAFETY: `addr` holds a valid sockaddr of length `addr.len`.
@@ -205,6 +246,30 @@ pub(crate) fn recv(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> io::Result<
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
     let n = cvt_r(|| unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) })?;
     Ok(n as usize)
+}
+
+/// `recv(2)` into memory that may be uninitialised: the kernel writes at
+/// most `buf.len()` bytes and never reads them, so on `Ok(n)` the first
+/// `n` elements of `buf` are initialised.
+#[cfg(feature = "hyper")]
+pub(crate) fn recv_uninit(fd: RawFd, buf: &mut [mem::MaybeUninit<u8>]) -> io::Result<usize> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`;
+    // writing bytes into MaybeUninit memory is always allowed.
+    let n = cvt_r(|| unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) })?;
+    Ok(n as usize)
+}
+
+/// Receives straight into the unfilled part of hyper's read buffer,
+/// without zeroing it first, and advances the buffer past what arrived.
+#[cfg(feature = "hyper")]
+pub(crate) fn recv_into_cursor(fd: RawFd, cursor: &mut hyper::rt::ReadBufCursor<'_>) -> io::Result<usize> {
+    // SAFETY: `recv_uninit` only writes bytes into the slice; it never
+    // de-initialises what was initialised before.
+    let n = recv_uninit(fd, unsafe { cursor.as_mut() })?;
+    // SAFETY: `recv_uninit` returned `n`: the kernel initialised the first
+    // `n` bytes of the unfilled part.
+    unsafe { cursor.advance(n) };
+    Ok(n)
 }
 
 /// Sends one datagram to the connected peer (`send`).

@@ -173,14 +173,47 @@ impl UdpSocket {
 
     /// Sets the IPv4 time-to-live of outgoing datagrams (`IP_TTL`).
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        let ttl =
-            libc::c_int::try_from(ttl).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "TTL too large"))?;
-        self.io.socket().setsockopt(libc::IPPROTO_IP, libc::IP_TTL, ttl)
+        self.io.socket().set_ttl(ttl)
     }
 
     /// The IPv4 time-to-live of outgoing datagrams.
     pub fn ttl(&self) -> io::Result<u32> {
-        Ok(self.io.socket().getsockopt(libc::IPPROTO_IP, libc::IP_TTL)? as u32)
+        self.io.socket().ttl()
+    }
+
+    /// Sets the size of the kernel's receive buffer (`SO_RCVBUF`): how much
+    /// incoming datagrams can queue before the reader takes it. Linux doubles the value
+    /// (room for its bookkeeping) and caps it at `net.core.rmem_max`;
+    /// [`recv_buffer_size`](Self::recv_buffer_size) tells what the kernel kept.
+    ///
+    /// ```
+    /// runtime::block_on(async {
+    ///     let socket = net::UdpSocket::bind("127.0.0.1:0").await?;
+    ///     // Room for a burst of datagrams that arrive before the reader runs.
+    ///     socket.set_recv_buffer_size(1 << 20)?;
+    ///     assert!(socket.recv_buffer_size()? >= 1 << 16);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_recv_buffer_size(&self, size: u32) -> io::Result<()> {
+        self.io.socket().set_size(libc::SO_RCVBUF, size)
+    }
+
+    /// The size of the kernel's receive buffer (`SO_RCVBUF`).
+    pub fn recv_buffer_size(&self) -> io::Result<u32> {
+        self.io.socket().size(libc::SO_RCVBUF)
+    }
+
+    /// Sets the size of the kernel's send buffer (`SO_SNDBUF`); Linux doubles
+    /// it and caps it at `net.core.wmem_max`.
+    pub fn set_send_buffer_size(&self, size: u32) -> io::Result<()> {
+        self.io.socket().set_size(libc::SO_SNDBUF, size)
+    }
+
+    /// The size of the kernel's send buffer (`SO_SNDBUF`).
+    pub fn send_buffer_size(&self) -> io::Result<u32> {
+        self.io.socket().size(libc::SO_SNDBUF)
     }
 
     /// The address the socket is bound to (with the real port if bound to 0).

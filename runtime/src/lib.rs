@@ -51,10 +51,19 @@
 //! - `util`: one of each building block: the generational slab,
 //!   the cross-thread hand-off queue, the wake slot ([`task::AtomicWaker`]).
 //! - [`Runtime`], [`Builder`], [`block_on`], [`spawn`], [`spawn_local`]: the public face.
+//!
+//! # Optional features
+//!
+//! - `hyper`: `runtime::hyper::{Executor, Timer}`, hyper 1.x's executor and
+//!   timer traits on weft's tasks and timers (pulls in `hyper` without
+//!   features, and through it `bytes`, `http`, `http-body` and tokio's
+//!   `sync` module, no tokio runtime). `net`'s `hyper` feature turns it on.
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 mod blocking;
 mod driver;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 mod loom;
 #[cfg(all(test, loom))]
@@ -71,6 +80,6 @@ pub mod time;
 mod util;
 
 pub use crate::blocking::{blocking_threads, set_max_blocking_threads, spawn_blocking};
-pub use crate::runtime::{block_on, is_inside_runtime, metrics, spawn, spawn_local, Builder, Metrics, Runtime};
+pub use crate::runtime::{block_on, is_inside_runtime, metrics, spawn, spawn_local, Builder, Handle, Metrics, Runtime};
 pub use crate::task::{yield_now, AbortHandle, JoinError, JoinHandle, YieldNow};
 pub use crate::task::{JoinNext, JoinSet};

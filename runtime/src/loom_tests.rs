@@ -100,7 +100,7 @@ fn injected_task_is_taken_or_notified() {
         let remote = {
             let (inj, notifications) = (inj.clone(), notifications.clone());
             thread::spawn(move || {
-                if inj.push(7) {
+                if inj.push(7) == Ok(true) {
                     notifications.fetch_add(1, SeqCst);
                 }
             })
@@ -232,5 +232,24 @@ fn every_waiter_of_a_direction_is_woken() {
         reactor.join().unwrap();
         assert_eq!(first.0.load(SeqCst), 1, "the inline waiter was not woken");
         assert!(saw || second.0.load(SeqCst) == 1, "the listed waiter was stranded");
+    });
+}
+
+/// A task spawned onto a worker from another thread while that worker shuts
+/// down: the worker's close takes it, or the push is refused and the
+/// spawner gets it back to cancel. Never both, never neither (a leak).
+#[test]
+fn a_remote_spawn_racing_shutdown_has_exactly_one_owner() {
+    loom::model(|| {
+        let queue = Arc::new(Handoff::<u8>::new());
+        let spawner = {
+            let queue = queue.clone();
+            thread::spawn(move || queue.push(7).err())
+        };
+        let closed = queue.close();
+        let refused = spawner.join().unwrap();
+        let owners = usize::from(closed == [7]) + usize::from(refused == Some(7));
+        assert_eq!(owners, 1, "closed {closed:?}, refused {refused:?}");
+        assert!(queue.take().is_empty(), "nothing is queued after close");
     });
 }

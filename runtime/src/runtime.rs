@@ -5,9 +5,12 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::scheduler::current_thread::{self as context, Config, Core};
-pub use crate::scheduler::Metrics;
+use crate::scheduler::workers::{self, Workers};
+use crate::scheduler::HandleInner;
+pub use crate::scheduler::{Handle, Metrics};
 use crate::task::JoinHandle;
 
 /// Default tasks polled per tick before I/O and timers are checked again.
@@ -17,15 +20,29 @@ const DEFAULT_MAX_EVENTS: usize = 1024;
 /// Default leaf operations per task poll (tokio's figure).
 const DEFAULT_TASK_BUDGET: u32 = 128;
 
-/// A single-threaded async runtime: an executor, a reactor and timers.
+/// An async runtime: one or more event loops (workers), each an executor,
+/// a reactor and timers on its own thread.
 ///
-/// Tasks run on the thread that calls [`Runtime::block_on`]. The runtime is
-/// neither `Send` nor `Sync`; its [`Waker`](std::task::Waker)s are, and a wake from another
-/// thread reaches the loop through an injection queue and a poller wake-up.
+/// By default there is one worker: tasks run on the thread that calls
+/// [`Runtime::block_on`], and nothing else is started. With
+/// [`Builder::worker_threads`]`(n)` there are `n`: worker 0 is still the
+/// `block_on` thread, the others run on threads of their own until the
+/// runtime is dropped. A task stays on the worker it was spawned on
+/// (thread-per-core: no work stealing, so nothing on the hot path crosses a
+/// core, and an uneven load stays uneven); [`spawn`] inside a task spawns
+/// on that task's worker, [`spawn`] from the `block_on` future spreads new
+/// tasks round-robin over the workers, and so does [`Handle::spawn`] from
+/// any thread. A socket registers with the worker that first polls it.
 ///
-/// Dropping the runtime cancels every task still pending: their futures are
-/// dropped (so their sockets are deregistered and closed) and their
-/// [`JoinHandle`]s report cancellation.
+/// The runtime is neither `Send` nor `Sync` (worker 0 is the calling
+/// thread); its [`Handle`], [`Waker`](std::task::Waker)s and
+/// [`JoinHandle`]s are, and a wake from another thread reaches the task's
+/// worker through an injection queue and a poller wake-up.
+///
+/// Dropping the runtime stops every worker and cancels every task still
+/// pending, each on its own worker's thread: their futures are dropped (so
+/// their sockets are deregistered and closed) and their [`JoinHandle`]s
+/// report cancellation; then the worker threads are joined.
 ///
 /// ```
 /// let rt = runtime::Runtime::new()?;
@@ -38,9 +55,13 @@ const DEFAULT_TASK_BUDGET: u32 = 128;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct Runtime {
-    /// The loop. An `Rc` (so the runtime is `!Send`): the thread-local
-    /// context holds a second reference while `block_on` runs.
+    /// Worker 0's loop. An `Rc` (so the runtime is `!Send`): the
+    /// thread-local context holds a second reference while `block_on` runs.
     core: Rc<Core>,
+    /// Workers 1..n, on their own threads.
+    workers: Workers,
+    /// What handles share: the workers' queues.
+    handle: Arc<HandleInner>,
 }
 
 impl fmt::Debug for Runtime {
@@ -61,6 +82,9 @@ pub struct Builder {
     event_interval: usize,
     max_events: usize,
     task_budget: u32,
+    worker_threads: usize,
+    pin_workers: bool,
+    trace: bool,
 }
 
 impl Default for Builder {
@@ -76,6 +100,9 @@ impl Builder {
             event_interval: DEFAULT_EVENT_INTERVAL,
             max_events: DEFAULT_MAX_EVENTS,
             task_budget: DEFAULT_TASK_BUDGET,
+            worker_threads: 1,
+            pin_workers: false,
+            trace: std::env::var_os("WEFT_TRACE").is_some_and(|v| v == "1"),
         }
     }
 
@@ -98,6 +125,32 @@ impl Builder {
         self
     }
 
+    /// How many workers (event loops, one per thread) the runtime runs:
+    /// default 1 (the `block_on` thread only, nothing else started); 0
+    /// means one per CPU this process may use. See [`Runtime`] for where
+    /// tasks run.
+    pub fn worker_threads(mut self, workers: usize) -> Builder {
+        self.worker_threads = workers;
+        self
+    }
+
+    /// Pins worker i to the i-th CPU this process may use (Linux), so a
+    /// worker's caches stay warm; `build` fails where pinning is not
+    /// supported. Off by default: the `block_on` thread is the caller's.
+    pub fn pin_workers(mut self, pin: bool) -> Builder {
+        self.pin_workers = pin;
+        self
+    }
+
+    /// Prints one line per loop tick on stderr: tasks polled, wakes by
+    /// source (I/O, timer, other thread), events returned and time parked
+    /// in the kernel (default: on if the environment has `WEFT_TRACE=1`).
+    /// Off, it costs one branch per tick.
+    pub fn trace(mut self, on: bool) -> Builder {
+        self.trace = on;
+        self
+    }
+
     /// How many kernel events one wait can return (default 1024, at least 1).
     pub fn max_events(mut self, events: usize) -> Builder {
         self.max_events = events.max(1);
@@ -106,9 +159,18 @@ impl Builder {
 
     /// Creates the runtime: an epoll (or kqueue) instance and its wake-up fd.
     pub fn build(self) -> io::Result<Runtime> {
-        let config =
-            Config { event_interval: self.event_interval, max_events: self.max_events, task_budget: self.task_budget };
-        Ok(Runtime { core: Rc::new(Core::new(config)?) })
+        let config = Config {
+            event_interval: self.event_interval,
+            max_events: self.max_events,
+            task_budget: self.task_budget,
+            trace: self.trace,
+        };
+        let n = match self.worker_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let (core, workers, handle) = workers::start(config, n, self.pin_workers)?;
+        Ok(Runtime { core, workers, handle })
     }
 }
 
@@ -154,15 +216,21 @@ impl Runtime {
         self.core.spawn(future)
     }
 
-    /// The runtime's counters.
+    /// Worker 0's counters (the `block_on` thread's loop); inside a task,
+    /// [`metrics`] gives the counters of the worker running it.
     pub fn metrics(&self) -> Metrics {
         self.core.metrics()
+    }
+
+    /// A handle that spawns onto this runtime from any thread.
+    pub fn handle(&self) -> Handle {
+        Handle::new(self.handle.clone())
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.core.shutdown();
+        self.workers.stop(&self.handle, &self.core);
     }
 }
 
@@ -185,11 +253,16 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 /// Spawns a task on the current runtime and returns its [`JoinHandle`].
 ///
 /// The task starts running when the current task next yields to the
-/// runtime. It runs on the runtime's thread; `Send` is required so tasks can
-/// later move between threads, see [`spawn_local`] for `!Send` futures.
+/// runtime. Inside a task it runs on that task's worker; from the
+/// `block_on` future of a runtime with several workers, new tasks are
+/// spread round-robin over the workers (so a server that accepts in
+/// `block_on` and spawns a task per connection uses every worker). `Send`
+/// is required because the task may run on another thread; see
+/// [`spawn_local`] for `!Send` futures, which stay on the calling worker.
 ///
 /// # Panics
-/// If called outside a weft runtime (not inside `block_on` or a task).
+/// If called outside a weft runtime (not inside `block_on` or a task); use
+/// [`Handle::spawn`] from other threads.
 ///
 /// ```
 /// runtime::block_on(async {
@@ -207,7 +280,16 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    spawn_current(future)
+    // From the `block_on` future of a runtime with several workers: spread.
+    let mut future = Some(future);
+    let spread = context::with_current(|core| {
+        (core.in_main() && Handle::new(core.handle.clone()).workers() > 1)
+            .then(|| Handle::new(core.handle.clone()).spawn(future.take().expect("taken once")))
+    });
+    if let Some(Some(join)) = spread {
+        return join;
+    }
+    spawn_current(future.expect("not taken unless spread"))
 }
 
 /// Spawns a `!Send` task on the current runtime (it can hold `Rc`s and

@@ -33,7 +33,7 @@ fn binaries() -> io::Result<Vec<String>> {
 /// have one.
 fn mode(bin: &str) -> &'static [&'static str] {
     match bin {
-        "udp_chat" | "framed" => &["server"],
+        "udp_chat" | "framed" | "chat" => &["server"],
         _ => &[],
     }
 }
@@ -79,14 +79,14 @@ fn a_stray_argument_is_an_error() -> io::Result<()> {
         match bin.as_str() {
             // Its positional arguments are URLs; a bad one is one line
             // alone (see http_bins.rs), without the usage text.
-            "http_client" => {
+            "http_client" | "hyper_client" => {
                 let out = Finished::example(&bin, &["stray"])?;
                 assert_eq!(out.status.code(), Some(2), "{bin} stray: {out:?}");
                 assert!(out.stderr.contains("expected http://host[:port]/path"), "{bin} stray: {}", out.stderr);
             }
             // Its one positional argument is the server's address.
             "echo_client" => usage_error(&bin, &["127.0.0.1:1", "stray"], "unexpected argument \"stray\"")?,
-            "udp_chat" | "framed" => {
+            "udp_chat" | "framed" | "chat" => {
                 usage_error(&bin, &["server", "stray"], "expected `server")?;
                 usage_error(&bin, &["client", "127.0.0.1:1", "stray"], "unexpected argument \"stray\"")?;
             }

@@ -1,13 +1,14 @@
 //! async_echo: a TCP echo server where every connection is its own task,
-//! all on one thread, multiplexed by epoll/kqueue.
+//! all on one thread, multiplexed by epoll/kqueue (or on every core with
+//! `--threads N`: one such loop per thread).
 //!
-//! Each task reads like blocking code (wait for data, read, write it back,
-//! in a loop), yet thousands run at once: when a socket has no data, its
-//! task parks and the thread serves the others. An idle connection holds no
-//! buffer: it waits for readability first, and reads into one scratch
-//! buffer that all connections share.
+//! Each task reads like blocking code (read, write it back, until the
+//! client hangs up), yet thousands run at once: when a socket has no data,
+//! its task parks and the thread serves the others. An idle connection
+//! holds no buffer: `read_pooled` waits for data first and only then takes
+//! a buffer from the thread's pool, which gets it back once the echo is
+//! written.
 
-use std::cell::RefCell;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
@@ -17,38 +18,34 @@ use std::task::Poll;
 use std::time::Duration;
 
 use examples::cli::{announce, Args, Error, Long, Usage};
-use net::{TcpListener, TcpStream};
+use net::{TcpListener, TcpSocket, TcpStream};
 use runtime::io::AsyncWriteExt;
-use runtime::signal::{signal, SignalKind};
+use runtime::signal::{signal, Signal, SignalKind};
 use runtime::sync::mpsc;
 use runtime::time::{sleep, timeout, Sleep};
+use runtime::Handle;
 
 const USAGE: Usage = Usage {
     name: "async_echo",
     text: "\
-usage: async_echo [--addr HOST:PORT] [--upper] [--quiet] [--grace-ms MS]
+usage: async_echo [--addr HOST:PORT] [--threads N [--reuseport]] [--upper] [--quiet] [--grace-ms MS]
 
-A TCP echo server: one task per connection, one thread.
+A TCP echo server: one task per connection, one thread (or N).
 On SIGINT or SIGTERM it stops accepting, gives open connections up to the
 grace period to finish (a second signal ends it), and exits with status 0.
 
 options:
   --addr HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0 picks a free port)
+  --threads N       event loops, one per thread (default 1; 0: one per core);
+                    connections are spread over them as they are accepted
+  --reuseport       with --threads: a listener per thread (SO_REUSEPORT),
+                    the kernel spreads connections, each thread accepts its own
   --upper           send ASCII letters back upper-cased
   --quiet           do not log connections on stderr
   --grace-ms MS     how long open connections may finish after a signal (default 5000)
   --help            show this help
 ",
 };
-
-thread_local! {
-    /// One read buffer for every connection: all tasks run on this thread,
-    /// and a task uses it only between two awaits.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Size of the shared read buffer.
-const SCRATCH_SIZE: usize = 64 * 1024;
 
 /// How long to pause accepting when the process is out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -58,6 +55,8 @@ struct Options {
     upper: bool,
     quiet: bool,
     grace: Duration,
+    threads: usize,
+    reuseport: bool,
 }
 
 fn main() -> ExitCode {
@@ -65,7 +64,14 @@ fn main() -> ExitCode {
         Ok(parsed) => parsed,
         Err(exit) => return exit,
     };
-    match runtime::block_on(serve(addr, opts)) {
+    let rt = match runtime::Builder::new().worker_threads(opts.threads).build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("async_echo: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(serve(addr, opts)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("async_echo: {e}");
@@ -77,13 +83,16 @@ fn main() -> ExitCode {
 /// The address to listen on, and the options.
 fn parse(args: &mut Args) -> Result<(String, Options), Error> {
     let mut addr = "127.0.0.1:8080".to_owned();
-    let mut opts = Options { upper: false, quiet: false, grace: Duration::from_millis(5000) };
+    let mut opts =
+        Options { upper: false, quiet: false, grace: Duration::from_millis(5000), threads: 1, reuseport: false };
     while let Some(arg) = args.next()? {
         match arg {
             Long("addr") => addr = args.string()?,
             Long("upper") => opts.upper = true,
             Long("quiet") => opts.quiet = true,
             Long("grace-ms") => opts.grace = args.millis()?,
+            Long("threads") => opts.threads = args.parsed()?,
+            Long("reuseport") => opts.reuseport = true,
             _ => return Err(arg.unexpected()),
         }
     }
@@ -103,17 +112,74 @@ enum Ended {
 }
 
 async fn serve(addr: String, opts: Options) -> io::Result<()> {
+    let workers = Handle::current().workers();
+    if opts.reuseport && workers > 1 {
+        return serve_reuseport(&addr, opts).await;
+    }
     let listener = TcpListener::bind(addr.as_str()).await?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
+    let signals = Signals::listen()?;
     announce(listener.local_addr()?);
+    // Accepting here, in `block_on`: each `spawn` below goes to the next
+    // thread in turn, so the connections spread over every thread.
+    accept_until_signal(listener, signals, opts).await
+}
+
+/// A listener per thread, all on one port (SO_REUSEPORT): the kernel hands
+/// each new connection to one of them, and each thread serves what it accepts.
+async fn serve_reuseport(addr: &str, opts: Options) -> io::Result<()> {
+    let handle = Handle::current();
+    let first = net::lookup_host(addr).await?.into_iter().next().ok_or_else(|| io::Error::other("no address"))?;
+    let bind = |addr: SocketAddr| -> io::Result<TcpListener> {
+        let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        socket.set_reuseport(true)?;
+        socket.bind(addr)?;
+        socket.listen(1024)
+    };
+    let listener = bind(first)?;
+    let addr = listener.local_addr()?; // the real port, if `first` asked for 0
+                                       // Every listener and signal watcher exists before the address is
+                                       // announced: a connection or a signal from then on reaches them.
+    let mut threads = vec![handle.spawn_on(0, accept_until_signal(listener, Signals::listen()?, opts))];
+    for i in 1..handle.workers() {
+        threads.push(handle.spawn_on(i, accept_until_signal(bind(addr)?, Signals::listen()?, opts)));
+    }
+    announce(addr);
+    for t in threads {
+        t.await.map_err(io::Error::from)??;
+    }
+    Ok(())
+}
+
+/// SIGINT and SIGTERM, watched from the moment they are created.
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl Signals {
+    fn listen() -> io::Result<Signals> {
+        Ok(Signals { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
+    }
+
+    fn poll(&mut self, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        if self.interrupt.poll_recv(cx).is_ready() || self.terminate.poll_recv(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+/// Accepts until SIGINT or SIGTERM, a task per connection; then waits for
+/// the open connections, at most the grace period.
+async fn accept_until_signal(listener: TcpListener, mut signals: Signals, opts: Options) -> io::Result<()> {
     // Every connection task holds a clone of `open`; `closed.recv()` returns
     // `None` once all of them have finished.
     let (open, mut closed) = mpsc::channel::<()>(1);
     let mut backoff: Option<Sleep> = None;
     loop {
         let event = poll_fn(|cx| {
-            if interrupt.poll_recv(cx).is_ready() || terminate.poll_recv(cx).is_ready() {
+            if signals.poll(cx).is_ready() {
                 return Poll::Ready(Event::Shutdown);
             }
             if let Some(pause) = backoff.as_mut() {
@@ -157,7 +223,7 @@ async fn serve(addr: String, opts: Options) -> io::Result<()> {
         if closed.poll_recv(cx).is_ready() {
             return Poll::Ready(Ended::AllClosed);
         }
-        if interrupt.poll_recv(cx).is_ready() || terminate.poll_recv(cx).is_ready() {
+        if signals.poll(cx).is_ready() {
             return Poll::Ready(Ended::SecondSignal);
         }
         Poll::Pending
@@ -195,46 +261,17 @@ async fn connection(stream: TcpStream, peer: SocketAddr, opts: Options) {
 
 /// Echoes until the peer closes its side; counts the bytes in `total`.
 async fn echo(stream: &TcpStream, upper: bool, total: &mut u64) -> io::Result<()> {
-    let mut rest = Vec::new();
+    let mut writer = stream;
     loop {
-        // Idle connections wait here, holding no buffer.
-        stream.readable().await?;
-        match SCRATCH.with_borrow_mut(|buf| echo_ready(stream, buf, upper, &mut rest))? {
-            Some(0) => return Ok(()),
-            Some(n) => *total += n as u64,
-            None => continue, // woken, but the data was gone: wait again
+        // Waits here, holding no buffer, until data arrives.
+        let mut data = stream.read_pooled().await?;
+        if data.is_empty() {
+            return Ok(()); // the client closed its side
         }
-        // The socket took less than we read (its send buffer is full):
-        // wait until it drains. This is the only time a connection keeps
-        // bytes of its own.
-        if !rest.is_empty() {
-            let mut writer = stream;
-            writer.write_all(&rest).await?;
-            rest = Vec::new();
+        if upper {
+            data.make_ascii_uppercase();
         }
+        writer.write_all(&data).await?;
+        *total += data.len() as u64;
     }
-}
-
-/// Reads what is ready into the thread's scratch buffer and writes it
-/// straight back; what the socket cannot take yet goes to `rest`.
-/// `Some(0)` is end of stream, `None` means no data after all.
-fn echo_ready(stream: &TcpStream, buf: &mut Vec<u8>, upper: bool, rest: &mut Vec<u8>) -> io::Result<Option<usize>> {
-    if buf.is_empty() {
-        buf.resize(SCRATCH_SIZE, 0);
-    }
-    let n = match stream.try_read(buf) {
-        Ok(n) => n,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    if upper {
-        buf[..n].make_ascii_uppercase();
-    }
-    let written = match stream.try_write(&buf[..n]) {
-        Ok(w) => w,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-        Err(e) => return Err(e),
-    };
-    rest.extend_from_slice(&buf[written..n]);
-    Ok(Some(n))
 }

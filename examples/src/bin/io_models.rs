@@ -19,6 +19,7 @@
 //! poll        callback_echo --poller poll    the same, waiting in poll(2)
 //! epoll       callback_echo                  the same, waiting in epoll_wait(2) (kqueue on macOS/BSD)
 //! weft        async_echo                     coroutines: a task per client, on weft's epoll loop
+//! weft-all    async_echo --threads 0         the same, with a loop per core (thread-per-core)
 //! ```
 //!
 //! For each number of concurrent clients N (1, 10, 100, 1,000), every
@@ -159,9 +160,13 @@ fn models() -> Vec<Model> {
         Model { key: "poll", label: "poll callbacks", bin: "callback_echo", args: &["--poller", "poll", "--quiet"] },
         Model { key: NATIVE, label: native_label, bin: "callback_echo", args: &["--quiet"] },
         Model { key: "weft", label: "weft coroutines", bin: "async_echo", args: &["--quiet"] },
-        // The hook for weft on several threads: once `async_echo --threads N`
-        // exists, one line per worker count is all it takes, e.g.
-        // Model { key: "weft-4", label: "weft, 4 workers", bin: "async_echo", args: &["--threads", "4", "--quiet"] },
+        // The same coroutines on every core: one event loop per thread.
+        Model {
+            key: "weft-all",
+            label: "weft, a loop per core",
+            bin: "async_echo",
+            args: &["--threads", "0", "--quiet"],
+        },
     ]
 }
 

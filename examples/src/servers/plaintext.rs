@@ -23,7 +23,8 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use net::{TcpListener, TcpStream};
 use runtime::io::AsyncWriteExt;
@@ -65,6 +66,28 @@ struct Buffers {
 
 thread_local! {
     static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
+}
+
+/// CPU time burned per answered request, in nanoseconds (0: none).
+static WORK_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Makes every answered request cost `work` of CPU time (a busy loop), to
+/// benchmark a server-bound workload (`http_server --work-us`): with it,
+/// throughput depends on how many cores serve requests, not on the client.
+pub fn set_work_per_request(work: Duration) {
+    WORK_NS.store(u64::try_from(work.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+}
+
+/// Burns the CPU time of `requests` requests (see [`set_work_per_request`]).
+fn work(requests: usize) {
+    let ns = WORK_NS.load(Ordering::Relaxed);
+    if ns == 0 || requests == 0 {
+        return;
+    }
+    let until = Instant::now() + Duration::from_nanos(ns.saturating_mul(requests as u64));
+    while Instant::now() < until {
+        std::hint::spin_loop();
+    }
 }
 
 /// Accepts connections on `listener` forever, each served by its own task;
@@ -223,6 +246,7 @@ fn on_readable(stream: &TcpStream, conn: &mut Conn, bufs: &mut Buffers, rest: &m
         }
         answered
     };
+    work(answered);
     if !output.is_empty() {
         let written = match stream.try_write(output) {
             Ok(w) => w,

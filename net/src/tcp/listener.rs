@@ -65,7 +65,7 @@ impl TcpListener {
         Ok(TcpListener::from_socket(sock))
     }
 
-    fn from_socket(sock: Socket) -> TcpListener {
+    pub(crate) fn from_socket(sock: Socket) -> TcpListener {
         TcpListener { io: Async::from_nonblocking(sock, Interest::READABLE) }
     }
 
@@ -105,9 +105,15 @@ impl TcpListener {
         Ok(std::net::TcpListener::from(self.io.into_inner()?.into_owned()))
     }
 
-    /// Sets the IP time-to-live of accepted connections' packets.
+    /// Sets the IPv4 time-to-live (`IP_TTL`, 1 to 255) of the listener's
+    /// packets; accepted connections inherit it.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.io.get_ref().setsockopt(libc::IPPROTO_IP, libc::IP_TTL, ttl as libc::c_int)
+        self.io.get_ref().set_ttl(ttl)
+    }
+
+    /// The IPv4 time-to-live of the listener's packets.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.get_ref().ttl()
     }
 }
 

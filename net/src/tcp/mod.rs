@@ -1,4 +1,5 @@
-//! TCP: [`TcpListener`], [`TcpStream`] and the stream's split halves.
+//! TCP: [`TcpListener`], [`TcpStream`], the stream's split halves, and
+//! [`TcpSocket`] for options that must be set before bind or connect.
 //!
 //! The halves' names here are short for the generic ones in
 //! [`split`](crate::split) (`tcp::OwnedReadHalf` is
@@ -33,9 +34,11 @@
 //! ```
 
 mod listener;
+mod socket;
 mod stream;
 
 pub use listener::{Accept, Incoming, TcpListener};
+pub use socket::TcpSocket;
 pub use stream::TcpStream;
 
 /// The reading half of [`TcpStream::split`].

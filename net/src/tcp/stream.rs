@@ -6,10 +6,12 @@ use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use runtime::io::{Async, AsyncRead, AsyncWrite, Interest};
 
 use crate::addr::{each_addr, ToSocketAddrs};
+use crate::pooled::ReadPooled;
 use crate::socket::{self, Socket};
 use crate::split::{self, sealed, OwnedReadHalf, OwnedWriteHalf, ReadHalf, SplitStream, WriteHalf};
 use crate::sys::RawAddr;
@@ -49,7 +51,11 @@ impl TcpStream {
     /// A non-blocking connect: start it, wait until the socket is writable,
     /// then read `SO_ERROR` for the outcome.
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let sock = Socket::new(&addr, libc::SOCK_STREAM)?;
+        TcpStream::connect_socket(Socket::new(&addr, libc::SOCK_STREAM)?, addr).await
+    }
+
+    /// Connects `sock` (fresh, or configured by a `TcpSocket`) to `addr`.
+    pub(crate) async fn connect_socket(sock: Socket, addr: SocketAddr) -> io::Result<TcpStream> {
         if sock.connect(&RawAddr::from_std(&addr))? {
             return Ok(TcpStream::from_socket(sock));
         }
@@ -88,12 +94,100 @@ impl TcpStream {
 
     /// Enables or disables Nagle's algorithm (`TCP_NODELAY`).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.io.get_ref().setsockopt(libc::IPPROTO_TCP, libc::TCP_NODELAY, nodelay.into())
+        self.io.get_ref().set_flag(libc::IPPROTO_TCP, libc::TCP_NODELAY, nodelay)
     }
 
     /// Whether `TCP_NODELAY` is set.
     pub fn nodelay(&self) -> io::Result<bool> {
-        Ok(self.io.get_ref().getsockopt(libc::IPPROTO_TCP, libc::TCP_NODELAY)? != 0)
+        self.io.get_ref().flag(libc::IPPROTO_TCP, libc::TCP_NODELAY)
+    }
+
+    /// Sets the size of the kernel's receive buffer (`SO_RCVBUF`): how much
+    /// data can queue before the reader takes it. Linux doubles the value
+    /// (room for its bookkeeping) and caps it at `net.core.rmem_max`;
+    /// [`recv_buffer_size`](Self::recv_buffer_size) tells what the kernel kept.
+    ///
+    /// ```
+    /// use net::{TcpListener, TcpStream};
+    ///
+    /// runtime::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     stream.set_recv_buffer_size(1 << 20)?;
+    ///     assert!(stream.recv_buffer_size()? >= 1 << 16);
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_recv_buffer_size(&self, size: u32) -> io::Result<()> {
+        self.io.get_ref().set_size(libc::SO_RCVBUF, size)
+    }
+
+    /// The size of the kernel's receive buffer (`SO_RCVBUF`).
+    pub fn recv_buffer_size(&self) -> io::Result<u32> {
+        self.io.get_ref().size(libc::SO_RCVBUF)
+    }
+
+    /// Sets the size of the kernel's send buffer (`SO_SNDBUF`); Linux doubles
+    /// it and caps it at `net.core.wmem_max`.
+    pub fn set_send_buffer_size(&self, size: u32) -> io::Result<()> {
+        self.io.get_ref().set_size(libc::SO_SNDBUF, size)
+    }
+
+    /// The size of the kernel's send buffer (`SO_SNDBUF`).
+    pub fn send_buffer_size(&self) -> io::Result<u32> {
+        self.io.get_ref().size(libc::SO_SNDBUF)
+    }
+
+    /// Sets `SO_LINGER`: what closing does with data not yet sent. `None`
+    /// (the default): close returns at once and the kernel sends the rest in
+    /// the background. `Some(d)`: the close waits up to `d` (whole seconds)
+    /// for it to go out. `Some(Duration::ZERO)`: the data is discarded and
+    /// the connection reset (the peer reads `ConnectionReset`), with no
+    /// `TIME_WAIT` left behind.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use net::{TcpListener, TcpStream};
+    ///
+    /// runtime::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     stream.set_linger(Some(Duration::ZERO))?;
+    ///     assert_eq!(stream.linger()?, Some(Duration::ZERO));
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        self.io.get_ref().set_linger(linger)
+    }
+
+    /// The `SO_LINGER` setting (see [`TcpStream::set_linger`]).
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        self.io.get_ref().linger()
+    }
+
+    /// Turns TCP keep-alive probes on or off (`SO_KEEPALIVE`): an idle
+    /// connection whose peer vanished then fails after the kernel's probe
+    /// interval (`net.ipv4.tcp_keepalive_*`, two hours by default on Linux).
+    pub fn set_keepalive(&self, keepalive: bool) -> io::Result<()> {
+        self.io.get_ref().set_flag(libc::SOL_SOCKET, libc::SO_KEEPALIVE, keepalive)
+    }
+
+    /// Whether `SO_KEEPALIVE` is set.
+    pub fn keepalive(&self) -> io::Result<bool> {
+        self.io.get_ref().flag(libc::SOL_SOCKET, libc::SO_KEEPALIVE)
+    }
+
+    /// Sets the IPv4 time-to-live of outgoing packets (`IP_TTL`, 1 to 255).
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_ttl(ttl)
+    }
+
+    /// The IPv4 time-to-live of outgoing packets.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.get_ref().ttl()
     }
 
     /// Shuts down the read side, the write side (sends FIN), or both.
@@ -114,6 +208,15 @@ impl TcpStream {
     /// Waits until the stream may be writable.
     pub async fn writable(&self) -> io::Result<()> {
         self.io.writable().await
+    }
+
+    /// Waits for data and reads it into a buffer lent by the thread's pool
+    /// (at most [`runtime::io::POOLED_BUF_SIZE`] bytes; empty at end of
+    /// stream), so a connection that waits holds no buffer; the buffer goes
+    /// back to the pool when the returned [`PooledBuf`](runtime::io::PooledBuf)
+    /// is dropped.
+    pub fn read_pooled(&self) -> ReadPooled<'_> {
+        ReadPooled::new(&self.io)
     }
 
     /// Reads without waiting: `ErrorKind::WouldBlock` if no data is ready.

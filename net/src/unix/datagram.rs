@@ -192,6 +192,37 @@ impl UnixDatagram {
         self.io.shutdown(how)
     }
 
+    /// Sets the size of the kernel's receive buffer (`SO_RCVBUF`): how much
+    /// incoming datagrams can queue before the reader takes it. Linux doubles the value
+    /// (room for its bookkeeping) and caps it at `net.core.rmem_max`;
+    /// [`recv_buffer_size`](Self::recv_buffer_size) tells what the kernel kept.
+    ///
+    /// ```
+    /// let (a, _b) = net::UnixDatagram::pair()?;
+    /// a.set_recv_buffer_size(256 * 1024)?;
+    /// assert!(a.recv_buffer_size()? > 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_recv_buffer_size(&self, size: u32) -> io::Result<()> {
+        self.io.socket().set_size(libc::SO_RCVBUF, size)
+    }
+
+    /// The size of the kernel's receive buffer (`SO_RCVBUF`).
+    pub fn recv_buffer_size(&self) -> io::Result<u32> {
+        self.io.socket().size(libc::SO_RCVBUF)
+    }
+
+    /// Sets the size of the kernel's send buffer (`SO_SNDBUF`); Linux doubles
+    /// it and caps it at `net.core.wmem_max`.
+    pub fn set_send_buffer_size(&self, size: u32) -> io::Result<()> {
+        self.io.socket().set_size(libc::SO_SNDBUF, size)
+    }
+
+    /// The size of the kernel's send buffer (`SO_SNDBUF`).
+    pub fn send_buffer_size(&self) -> io::Result<u32> {
+        self.io.socket().size(libc::SO_SNDBUF)
+    }
+
     /// Any pending socket error (`SO_ERROR`), taking it.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         self.io.socket().take_error()

@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use runtime::io::{Async, AsyncRead, AsyncWrite, Interest};
 
 use super::SocketAddr;
+use crate::pooled::ReadPooled;
 use crate::socket::{self, Socket};
 use crate::split::{self, sealed, OwnedReadHalf, OwnedWriteHalf, ReadHalf, SplitStream, WriteHalf};
 
@@ -120,6 +121,15 @@ impl UnixStream {
         self.io.writable().await
     }
 
+    /// Waits for data and reads it into a buffer lent by the thread's pool
+    /// (at most [`runtime::io::POOLED_BUF_SIZE`] bytes; empty at end of
+    /// stream), so a connection that waits holds no buffer; the buffer goes
+    /// back to the pool when the returned [`PooledBuf`](runtime::io::PooledBuf)
+    /// is dropped.
+    pub fn read_pooled(&self) -> ReadPooled<'_> {
+        ReadPooled::new(&self.io)
+    }
+
     /// Reads without waiting: `ErrorKind::WouldBlock` if no data is ready.
     /// Like `poll_read`, a short read clears the cached readiness, so a
     /// following `readable().await` waits for new data without a syscall.
@@ -131,6 +141,37 @@ impl UnixStream {
     /// is full. A short write clears the cached writability.
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         self.io.try_write(buf)
+    }
+
+    /// Sets the size of the kernel's receive buffer (`SO_RCVBUF`): how much
+    /// data can queue before the reader takes it. Linux doubles the value
+    /// (room for its bookkeeping) and caps it at `net.core.rmem_max`;
+    /// [`recv_buffer_size`](Self::recv_buffer_size) tells what the kernel kept.
+    ///
+    /// ```
+    /// let (a, _b) = net::UnixStream::pair()?;
+    /// a.set_recv_buffer_size(256 * 1024)?;
+    /// assert!(a.recv_buffer_size()? > 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_recv_buffer_size(&self, size: u32) -> io::Result<()> {
+        self.io.get_ref().set_size(libc::SO_RCVBUF, size)
+    }
+
+    /// The size of the kernel's receive buffer (`SO_RCVBUF`).
+    pub fn recv_buffer_size(&self) -> io::Result<u32> {
+        self.io.get_ref().size(libc::SO_RCVBUF)
+    }
+
+    /// Sets the size of the kernel's send buffer (`SO_SNDBUF`); Linux doubles
+    /// it and caps it at `net.core.wmem_max`.
+    pub fn set_send_buffer_size(&self, size: u32) -> io::Result<()> {
+        self.io.get_ref().set_size(libc::SO_SNDBUF, size)
+    }
+
+    /// The size of the kernel's send buffer (`SO_SNDBUF`).
+    pub fn send_buffer_size(&self) -> io::Result<u32> {
+        self.io.get_ref().size(libc::SO_SNDBUF)
     }
 
     /// Any pending socket error (`SO_ERROR`), taking it.

@@ -12,6 +12,7 @@
 use std::cell::RefCell;
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
@@ -29,6 +30,38 @@ pub(crate) struct Handle {
     poller: Poller,
     /// Per-fd readiness and waiters, by token.
     registry: Registry,
+    /// System calls made on the fds registered here, for the metrics.
+    pub(crate) calls: CallCounts,
+}
+
+/// Counts of the socket system calls made on a driver's fds. Each is a
+/// relaxed load and store, not a locked add: calls on one driver happen
+/// on its loop's thread, and a count missed when another thread polls one
+/// of its fds at the same moment is only a statistic.
+#[derive(Debug, Default)]
+pub(crate) struct CallCounts {
+    pub(crate) reads: AtomicU64,
+    pub(crate) writes: AtomicU64,
+    pub(crate) accepts: AtomicU64,
+    /// Calls that answered `WouldBlock` (the cached readiness was stale).
+    pub(crate) would_blocks: AtomicU64,
+}
+
+impl CallCounts {
+    #[inline]
+    fn bump(counter: &AtomicU64) {
+        counter.store(counter.load(Relaxed).wrapping_add(1), Relaxed);
+    }
+
+    /// Counts one call (`op`: 0 read, 1 write, 2 accept) and whether it
+    /// would have blocked.
+    #[inline]
+    pub(crate) fn count(&self, counter: &AtomicU64, would_block: bool) {
+        CallCounts::bump(counter);
+        if would_block {
+            CallCounts::bump(&self.would_blocks);
+        }
+    }
 }
 
 impl Handle {
@@ -65,6 +98,15 @@ impl Handle {
     }
 }
 
+/// What one wait brought.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Parked {
+    /// Events the kernel returned (not counting a wake-up from another thread).
+    pub(crate) events: usize,
+    /// Wakers those events woke.
+    pub(crate) woken: usize,
+}
+
 /// The loop-owned half: the event buffer and the wait.
 #[derive(Debug)]
 pub(crate) struct Driver {
@@ -79,7 +121,8 @@ pub(crate) struct Driver {
 impl Driver {
     /// A new poller (and its wake-up fd) with room for `max_events` per wait.
     pub(crate) fn new(max_events: usize) -> io::Result<Driver> {
-        let handle = Arc::new(Handle { poller: Poller::new()?, registry: Registry::default() });
+        let handle =
+            Arc::new(Handle { poller: Poller::new()?, registry: Registry::default(), calls: CallCounts::default() });
         Ok(Driver { handle, events: Events::with_capacity(max_events), wakers: Vec::new() })
     }
 
@@ -89,14 +132,15 @@ impl Driver {
 
     /// Waits for events (at most `timeout`; `None`: until one arrives or
     /// [`Handle::unpark`]) and wakes the tasks waiting on them. Returns the
-    /// number of wakers woken.
-    pub(crate) fn park(&mut self, timeout: Option<Duration>) -> io::Result<usize> {
+    /// number of events and of wakers woken.
+    pub(crate) fn park(&mut self, timeout: Option<Duration>) -> io::Result<Parked> {
         self.handle.poller.wait(&mut self.events, timeout)?;
-        let events = self.events.iter().map(|ev| (Token::from_raw(ev.token), Ready::from_event(&ev)));
-        self.handle.registry.dispatch(events, &mut self.wakers);
+        let mut events = 0;
+        let ready = self.events.iter().map(|ev| (Token::from_raw(ev.token), Ready::from_event(&ev)));
+        self.handle.registry.dispatch(ready.inspect(|_| events += 1), &mut self.wakers);
         let woken = self.wakers.len();
         wake_all(&mut self.wakers);
-        Ok(woken)
+        Ok(Parked { events, woken })
     }
 
     /// The loop ends: every registered object fails its next poll, and

@@ -9,7 +9,9 @@ use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
+use super::pool::{self, PooledBuf};
 use super::registration::{Drained, Registration};
+use super::stats::Op;
 use crate::driver;
 use crate::reactor::{Direction, Interest, Ready};
 use crate::sys;
@@ -30,7 +32,8 @@ use crate::sys;
 /// - readiness: [`Async::poll_ready`], [`Async::readable`], [`Async::writable`];
 /// - any non-blocking call, retried until it stops saying `WouldBlock`:
 ///   [`Async::read_with`] / [`Async::write_with`] and their `poll_` forms,
-///   [`Async::try_io`];
+///   [`Async::try_io`], and [`Async::poll_read_stream_with`] for a stream
+///   read with the caller's own receive call;
 /// - the byte-stream path of a socket, which the driver may serve its own
 ///   way: [`Async::poll_read`], [`Async::poll_write`],
 ///   [`Async::poll_write_vectored`], [`Async::try_read`], [`Async::try_write`].
@@ -169,7 +172,7 @@ impl<T: AsFd> Async<T> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        self.registration()?.poll_io(cx, Direction::Read, Drained::OnWouldBlock, || op(self.get_ref()), |_| 0)
+        self.registration()?.poll_io(cx, Op::Read, Drained::OnWouldBlock, || op(self.get_ref()), |_| 0)
     }
 
     /// Like [`Async::poll_read_with`], for writes.
@@ -178,7 +181,50 @@ impl<T: AsFd> Async<T> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        self.registration()?.poll_io(cx, Direction::Write, Drained::OnWouldBlock, || op(self.get_ref()), |_| 0)
+        self.registration()?.poll_io(cx, Op::Write, Drained::OnWouldBlock, || op(self.get_ref()), |_| 0)
+    }
+
+    /// [`Async::poll_read_with`] for an `accept`: the same wait, counted as
+    /// an accept in the runtime's metrics.
+    pub fn poll_accept_with<R>(
+        &self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.registration()?.poll_io(cx, Op::Accept, Drained::OnWouldBlock, || op(self.get_ref()), |_| 0)
+    }
+
+    /// The stream read path of [`Async::poll_read`] with the caller's own
+    /// receive call: `op` reads at most `len` bytes into memory the caller
+    /// owns (uninitialised memory, say, such as hyper's read buffer), and a
+    /// read shorter than `len` clears the readiness, so the next one waits
+    /// for the next event instead of paying for an `EAGAIN`. A `WouldBlock`
+    /// waits as [`Async::poll_read_with`] does.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::os::unix::net::UnixStream;
+    /// use runtime::io::Async;
+    ///
+    /// runtime::block_on(async {
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     let a = Async::new(a)?;
+    ///     std::io::Write::write_all(&mut &b, b"ping")?;
+    ///     let mut buf = [0u8; 16];
+    ///     let n = std::future::poll_fn(|cx| a.poll_read_stream_with(cx, buf.len(), |s| (&*s).read(&mut buf))).await?;
+    ///     assert_eq!(&buf[..n], b"ping");
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[inline]
+    pub fn poll_read_stream_with(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        mut op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        self.registration()?.poll_io(cx, Op::Read, Drained::IfShorterThan(len), || op(self.get_ref()), |&n| n)
     }
 
     /// `async` form of [`Async::poll_read_with`].
@@ -198,8 +244,8 @@ impl<T: AsFd> Async<T> {
         let reg = self.registration()?;
         match (interest.is_readable(), interest.is_writable()) {
             (true, true) => reg.try_io_both(|| op(self.get_ref())),
-            (true, false) => reg.try_io(Direction::Read, Drained::OnWouldBlock, || op(self.get_ref()), |_| 0),
-            _ => reg.try_io(Direction::Write, Drained::OnWouldBlock, || op(self.get_ref()), |_| 0),
+            (true, false) => reg.try_io(Op::Read, Drained::OnWouldBlock, || op(self.get_ref()), |_| 0),
+            _ => reg.try_io(Op::Write, Drained::OnWouldBlock, || op(self.get_ref()), |_| 0),
         }
     }
 
@@ -210,7 +256,7 @@ impl<T: AsFd> Async<T> {
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let fd = self.fd();
         let len = buf.len();
-        self.registration()?.poll_io(cx, Direction::Read, Drained::IfShorterThan(len), || sys::recv(fd, buf), |&n| n)
+        self.registration()?.poll_io(cx, Op::Read, Drained::IfShorterThan(len), || sys::recv(fd, buf), |&n| n)
     }
 
     /// Writes to a stream socket once it is writable (`send(2)`, never
@@ -222,13 +268,7 @@ impl<T: AsFd> Async<T> {
             return Poll::Ready(Ok(0));
         }
         let fd = self.fd();
-        self.registration()?.poll_io(
-            cx,
-            Direction::Write,
-            Drained::IfShorterThan(buf.len()),
-            || sys::send(fd, buf),
-            |&n| n,
-        )
+        self.registration()?.poll_io(cx, Op::Write, Drained::IfShorterThan(buf.len()), || sys::send(fd, buf), |&n| n)
     }
 
     /// [`Async::poll_write`] from several buffers in order (`sendmsg(2)`).
@@ -240,10 +280,35 @@ impl<T: AsFd> Async<T> {
         let fd = self.fd();
         self.registration()?.poll_io(
             cx,
-            Direction::Write,
+            Op::Write,
             Drained::IfShorterThan(len),
             || sys::send_vectored(fd, bufs),
             |&n| n,
+        )
+    }
+
+    /// Reads from a stream socket into a buffer lent by the thread's pool,
+    /// taken only once the socket is readable (see [`PooledBuf`]): an idle
+    /// connection waiting here holds no buffer. Reads at most
+    /// [`POOLED_BUF_SIZE`](super::POOLED_BUF_SIZE) bytes; empty at end of stream.
+    #[inline]
+    pub fn poll_read_pooled(&self, cx: &mut Context<'_>) -> Poll<io::Result<PooledBuf>> {
+        let fd = self.fd();
+        self.registration()?.poll_io(
+            cx,
+            Op::Read,
+            Drained::IfShorterThan(pool::POOLED_BUF_SIZE),
+            || {
+                let mut buf = pool::take();
+                match sys::recv(fd, &mut buf) {
+                    Ok(n) => Ok(PooledBuf::new(buf, n)),
+                    Err(e) => {
+                        pool::give(buf);
+                        Err(e)
+                    }
+                }
+            },
+            |data| data.len(),
         )
     }
 
@@ -252,14 +317,14 @@ impl<T: AsFd> Async<T> {
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let fd = self.fd();
         let len = buf.len();
-        self.registration()?.try_io(Direction::Read, Drained::IfShorterThan(len), || sys::recv(fd, buf), |&n| n)
+        self.registration()?.try_io(Op::Read, Drained::IfShorterThan(len), || sys::recv(fd, buf), |&n| n)
     }
 
     /// [`Async::poll_write`] without waiting: `ErrorKind::WouldBlock` if the
     /// send buffer is full.
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         let fd = self.fd();
-        self.registration()?.try_io(Direction::Write, Drained::IfShorterThan(buf.len()), || sys::send(fd, buf), |&n| n)
+        self.registration()?.try_io(Op::Write, Drained::IfShorterThan(buf.len()), || sys::send(fd, buf), |&n| n)
     }
 }
 

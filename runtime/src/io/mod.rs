@@ -10,7 +10,9 @@
 mod async_io;
 mod copy;
 mod ext;
+mod pool;
 mod registration;
+pub(crate) mod stats;
 
 use std::io::{self, IoSlice};
 use std::ops::DerefMut;
@@ -23,6 +25,7 @@ pub use copy::{copy, Copy};
 pub use ext::{
     AsyncReadExt, AsyncWriteExt, Flush, Read, ReadExact, ReadToEnd, ReadToString, Shutdown, Write, WriteAll,
 };
+pub use pool::{PooledBuf, POOLED_BUF_SIZE};
 
 mod async_buf_read;
 mod buf_read_ext;

@@ -6,6 +6,7 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use super::stats::Op;
 use crate::driver;
 use crate::reactor::{Direction, Interest, Ready, ReadyEvent, ScheduledIo};
 use crate::task::budget;
@@ -39,6 +40,18 @@ impl Registration {
         Ok(Registration { handle, io })
     }
 
+    /// Counts a system call in the driver's metrics.
+    #[inline]
+    fn count(&self, kind: Op, would_block: bool) {
+        let calls = &self.handle.calls;
+        let counter = match kind {
+            Op::Read => &calls.reads,
+            Op::Write => &calls.writes,
+            Op::Accept => &calls.accepts,
+        };
+        calls.count(counter, would_block);
+    }
+
     /// Removes `fd` from its driver; call it before closing the fd.
     pub(crate) fn deregister(&self, fd: RawFd) -> io::Result<()> {
         self.handle.deregister(fd, &self.io)
@@ -60,11 +73,12 @@ impl Registration {
     pub(crate) fn poll_io<R>(
         &self,
         cx: &mut Context<'_>,
-        dir: Direction,
+        kind: Op,
         drained: Drained,
         mut op: impl FnMut() -> io::Result<R>,
         len_of: impl Fn(&R) -> usize,
     ) -> Poll<io::Result<R>> {
+        let dir = kind.direction();
         budget::cooperate(cx, |cx| loop {
             let event = match self.io.poll_ready(cx, dir) {
                 Poll::Ready(Ok(ev)) => ev,
@@ -72,8 +86,12 @@ impl Registration {
                 Poll::Pending => return Poll::Pending,
             };
             match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear_readiness(event),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.count(kind, true);
+                    self.io.clear_readiness(event);
+                }
                 res => {
+                    self.count(kind, false);
                     if let (Ok(r), Drained::IfShorterThan(len)) = (&res, drained) {
                         let n = len_of(r);
                         if n > 0 && n < len {
@@ -91,13 +109,14 @@ impl Registration {
     #[inline]
     pub(crate) fn try_io<R>(
         &self,
-        dir: Direction,
+        kind: Op,
         drained: Drained,
         op: impl FnOnce() -> io::Result<R>,
         len_of: impl Fn(&R) -> usize,
     ) -> io::Result<R> {
-        let seen = self.io.readiness(dir)?;
+        let seen = self.io.readiness(kind.direction())?;
         let res = op();
+        self.count(kind, matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
         if let Some(ev) = seen {
             match (&res, drained) {
                 (Err(e), _) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear_readiness(ev),
@@ -118,6 +137,7 @@ impl Registration {
     pub(crate) fn try_io_both<R>(&self, op: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
         let seen = [self.io.readiness(Direction::Read)?, self.io.readiness(Direction::Write)?];
         let res = op();
+        self.count(Op::Read, matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
         if matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
             seen.into_iter().flatten().for_each(|ev| self.io.clear_readiness(ev));
         }

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use std::cell::RefCell as TlsCell;
 
+use super::handle::HandleInner;
 use super::metrics::Counters;
 use super::Metrics;
 use crate::driver::{self, Driver};
@@ -44,6 +45,8 @@ pub(crate) struct Config {
     pub(crate) max_events: usize,
     /// Leaf operations a task may complete per poll (0: unlimited).
     pub(crate) task_budget: u32,
+    /// Print one line per tick on stderr.
+    pub(crate) trace: bool,
 }
 
 /// The thread-safe part of a loop: the hook every one of its tasks holds.
@@ -51,6 +54,10 @@ pub(crate) struct Config {
 pub(crate) struct Shared {
     /// Tasks woken on other threads, moved to the run queue each tick.
     injector: Handoff<Task>,
+    /// Tasks spawned onto this loop from other threads (through a
+    /// `Handle`): the task-list reference and the run-queue reference,
+    /// listed and queued by the loop at its next tick.
+    spawned: Handoff<(Task, Task)>,
     /// The loop's driver, to unpark it.
     driver: Arc<driver::Handle>,
     /// The `block_on` future was woken.
@@ -60,21 +67,23 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Queues a task woken off the loop's thread and unparks the loop.
+    /// Queues a task woken off the loop's thread and unparks the loop. A
+    /// loop that has shut down refuses it, and the wake is dropped (the
+    /// task was cancelled at shutdown).
     fn push_remote(&self, task: Task) {
-        if self.is_closed() {
-            return;
-        }
-        let notify = self.injector.push(task);
-        // The loop may have shut down between the check above and the push;
-        // then nobody will drain the queue, so drain it here (tasks in it
-        // hold this `Shared`: leaving them would leak both).
-        if self.is_closed() {
-            drop(self.injector.take());
-            return;
-        }
-        if notify {
+        if let Ok(true) = self.injector.push(task) {
             self.driver.unpark();
+        }
+    }
+
+    /// Hands a task spawned on another thread to this loop. A loop that
+    /// has shut down refuses it, and it is cancelled here (its future is
+    /// `Send`: dropping it on this thread is fine).
+    pub(crate) fn spawn_remote(&self, listed: Task, queued: Task) {
+        match self.spawned.push((listed, queued)) {
+            Ok(true) => self.driver.unpark(),
+            Ok(false) => {}
+            Err((listed, _)) => listed.shutdown(),
         }
     }
 
@@ -152,13 +161,30 @@ pub(crate) struct Core {
     /// The budget each poll starts with.
     budget: Budget,
     counters: Counters,
+    /// The runtime this loop is a worker of (for `Handle::current`).
+    pub(crate) handle: Arc<HandleInner>,
+    /// The `block_on` future is being polled (not a task): its `spawn`s
+    /// are spread over the runtime's workers.
+    in_main: Cell<bool>,
+    /// Set when each tick is traced to stderr (`Builder::trace`, `WEFT_TRACE=1`).
+    trace: Option<Trace>,
+}
+
+/// The state of the per-tick trace.
+#[derive(Debug)]
+struct Trace {
+    /// Which worker the lines are about.
+    worker: usize,
+    /// Counters at the previous line: (polls, remote wakes, waits).
+    last: Cell<(u64, u64, u64)>,
 }
 
 impl Core {
-    pub(crate) fn new(config: Config) -> io::Result<Core> {
+    pub(crate) fn new(config: Config, handle: Arc<HandleInner>, worker: usize) -> io::Result<Core> {
         let driver = Driver::new(config.max_events)?;
         let shared = Arc::new(Shared {
             injector: Handoff::new(),
+            spawned: Handoff::new(),
             driver: driver.handle().clone(),
             main_woken: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -176,6 +202,9 @@ impl Core {
             event_interval: config.event_interval.max(1),
             budget: Budget::new(config.task_budget),
             counters: Counters::default(),
+            handle,
+            in_main: Cell::new(false),
+            trace: config.trace.then(|| Trace { worker, last: Cell::new((0, 0, 0)) }),
         })
     }
 
@@ -196,6 +225,17 @@ impl Core {
             listed.shutdown();
             return JoinHandle::new(join);
         }
+        self.adopt(listed, task);
+        JoinHandle::new(join)
+    }
+
+    /// True while the `block_on` future (not a task) is being polled.
+    pub(crate) fn in_main(&self) -> bool {
+        self.in_main.get()
+    }
+
+    /// Lists a new task and queues it.
+    fn adopt(&self, listed: Task, task: Task) {
         let mut listed = Some(listed);
         let token = self.tasks.borrow_mut().insert_with(|token| {
             let listed = listed.take().expect("called once");
@@ -208,7 +248,6 @@ impl Core {
             (None, Some(listed)) => listed.shutdown(),
             (None, None) => unreachable!("insert_with keeps the value when it fails"),
         }
-        JoinHandle::new(join)
     }
 
     /// Runs `future` to completion on this thread, running the loop meanwhile.
@@ -221,7 +260,9 @@ impl Core {
         self.shared.main_woken.store(true, Ordering::Relaxed);
         loop {
             if self.shared.main_woken.swap(false, Ordering::AcqRel) {
+                self.in_main.set(true);
                 let (poll, _) = budget::with_budget(self.budget, || future.as_mut().poll(&mut cx));
+                self.in_main.set(false);
                 if let Poll::Ready(out) = poll {
                     return out;
                 }
@@ -239,10 +280,16 @@ impl Core {
     /// to `event_interval` tasks are polled.
     fn run_tasks(&self) {
         self.shared.injector.clear_notified();
+        self.shared.spawned.clear_notified();
         let injected = self.shared.injector.take();
         if !injected.is_empty() {
             Counters::add(&self.counters.remote_wakes, injected.len() as u64);
             self.run_queue.borrow_mut().extend(injected);
+        }
+        if self.shared.spawned.has_items() {
+            for (listed, task) in self.shared.spawned.take() {
+                self.adopt(listed, task);
+            }
         }
         if self.run_queue.borrow().is_empty() {
             return;
@@ -282,23 +329,32 @@ impl Core {
         let busy = !self.run_queue.borrow().is_empty()
             || !self.deferred.borrow().is_empty()
             || self.shared.injector.has_items()
+            || self.shared.spawned.has_items()
             || self.shared.main_woken.load(Ordering::Acquire);
         let timeout =
             if busy { Some(Duration::ZERO) } else { next.map(|d| d.saturating_duration_since(self.ran_at.get())) };
-        match self.driver.borrow_mut().park(timeout) {
-            Ok(woken) => Counters::add(&self.counters.io_wakes, woken as u64),
+        let parked = match self.driver.borrow_mut().park(timeout) {
+            Ok(parked) => parked,
             // epoll_wait/kevent fail only on invalid arguments (EBADF, EFAULT,
             // EINVAL): a broken invariant, not a condition to retry.
             Err(e) => panic!("weft: waiting for I/O events failed: {e}"),
-        }
+        };
+        Counters::add(&self.counters.io_wakes, parked.woken as u64);
+        Counters::add(&self.counters.waits, 1);
+        Counters::add(&self.counters.empty_waits, u64::from(parked.events == 0));
         let now = Instant::now();
+        let parked_for = now.saturating_duration_since(self.ran_at.get());
         self.woke_at.set(now);
         self.ran_at.set(now);
         let mut due = std::mem::take(&mut *self.due.borrow_mut());
         self.timers.fire(now, &mut due);
-        Counters::add(&self.counters.timer_wakes, due.len() as u64);
+        let fired = due.len();
+        Counters::add(&self.counters.timer_wakes, fired as u64);
         wake_all(&mut due);
         *self.due.borrow_mut() = due;
+        if self.trace.is_some() {
+            self.trace_tick(parked, fired, parked_for);
+        }
         let mut deferred = self.deferred.borrow_mut();
         if !deferred.is_empty() {
             self.run_queue.borrow_mut().extend(deferred.drain(..));
@@ -310,8 +366,12 @@ impl Core {
     pub(crate) fn shutdown(self: &Rc<Self>) {
         let _enter = enter(self, true);
         self.shared.closed.store(true, Ordering::SeqCst);
+        // From here on wakes and spawns from other threads are refused.
+        drop(self.shared.injector.close());
+        for (listed, _) in self.shared.spawned.close() {
+            listed.shutdown();
+        }
         loop {
-            drop(self.shared.injector.take());
             drop(std::mem::take(&mut *self.deferred.borrow_mut()));
             while let Some(task) = self.pop() {
                 drop(task);
@@ -327,11 +387,27 @@ impl Core {
         }
         self.timers.clear();
         self.driver.borrow_mut().shutdown();
-        drop(self.shared.injector.take());
         drop(std::mem::take(&mut *self.deferred.borrow_mut()));
         while let Some(task) = self.pop() {
             drop(task);
         }
+    }
+
+    /// One line on stderr about the tick that just ended (`WEFT_TRACE=1`).
+    #[cold]
+    fn trace_tick(&self, parked: driver::Parked, fired: usize, parked_for: Duration) {
+        let Some(trace) = &self.trace else { return };
+        let c = &self.counters;
+        let now = (c.polls.get(), c.remote_wakes.get(), c.waits.get());
+        let (polls, remote, ticks) = (now.0 - trace.last.get().0, now.1 - trace.last.get().1, now.2);
+        trace.last.set(now);
+        eprintln!(
+            "weft[{}] tick {ticks}: polled {polls}, woke io {} timer {fired} remote {remote}, events {}, parked {} us",
+            trace.worker,
+            parked.woken,
+            parked.events,
+            parked_for.as_micros()
+        );
     }
 
     pub(crate) fn metrics(&self) -> Metrics {
@@ -343,6 +419,12 @@ impl Core {
             ..Metrics::default()
         };
         self.counters.fill(&mut m);
+        let calls = &self.shared.driver.calls;
+        let read = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        m.reads = read(&calls.reads);
+        m.writes = read(&calls.writes);
+        m.accepts = read(&calls.accepts);
+        m.would_blocks = read(&calls.would_blocks);
         m
     }
 }

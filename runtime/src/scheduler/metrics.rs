@@ -40,6 +40,21 @@ pub struct Metrics {
     /// following batches until they are short again (a task that hogs the
     /// thread does so again and is caught).
     pub longest_poll: Duration,
+    /// Waits in the kernel (`epoll_wait`, `kevent`): one per loop tick.
+    pub waits: u64,
+    /// Waits that returned no event (a timeout, or a wake-up from another thread).
+    pub empty_waits: u64,
+    /// Read system calls on the sockets registered with this loop
+    /// (`recv`, `recvmsg`, …).
+    pub reads: u64,
+    /// Write system calls (`send`, `sendmsg`, `sendto`, …).
+    pub writes: u64,
+    /// Accept system calls.
+    pub accepts: u64,
+    /// Socket calls that answered `WouldBlock`: the cached readiness was
+    /// stale. Reads, writes and accepts over echoed messages is the
+    /// "system calls per message" that `strace` would count.
+    pub would_blocks: u64,
 }
 
 /// A batch of polls shorter than this is not timed poll by poll: no poll in
@@ -54,6 +69,8 @@ pub(crate) struct Counters {
     pub(crate) timer_wakes: Cell<u64>,
     pub(crate) remote_wakes: Cell<u64>,
     pub(crate) budget_yields: Cell<u64>,
+    pub(crate) waits: Cell<u64>,
+    pub(crate) empty_waits: Cell<u64>,
     pub(crate) longest_poll: Cell<Duration>,
     /// Time each poll of the coming batches (a long batch was seen).
     pub(crate) time_each_poll: Cell<bool>,
@@ -89,5 +106,7 @@ impl Counters {
         m.remote_wakes = self.remote_wakes.get();
         m.budget_yields = self.budget_yields.get();
         m.longest_poll = self.longest_poll.get();
+        m.waits = self.waits.get();
+        m.empty_waits = self.empty_waits.get();
     }
 }

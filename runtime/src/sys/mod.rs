@@ -180,7 +180,9 @@ pub(crate) fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 /// about 90 µs to about 20 µs here (prctl(2), PR_SET_TIMERSLACK).
 #[derive(Debug)]
 pub(crate) struct TimerSlack {
-    /// The slack to restore; `None` if it was not changed.
+    /// The slack to restore; `None` if it was not changed (always, where
+    /// the OS has no timer slack to set).
+    #[cfg_attr(not(all(any(target_os = "linux", target_os = "android"), not(miri))), allow(dead_code))]
     prev: Option<libc::c_ulong>,
 }
 
@@ -207,6 +209,38 @@ impl Drop for TimerSlack {
             unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, prev) };
         }
     }
+}
+
+/// Pins the calling thread to the `index`-th CPU it may run on (modulo
+/// their number), as `sched_setaffinity(2)` does; Linux and Android only.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn pin_to_cpu(index: usize) -> io::Result<()> {
+    // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
+    let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: the kernel writes at most `size` bytes into `allowed`.
+    cvt(unsafe { libc::sched_getaffinity(0, size, &mut allowed) })?;
+    let cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: CPU_ISSET reads one bit of a valid set, `cpu` < CPU_SETSIZE.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &allowed) })
+        .collect();
+    let Some(&cpu) = cpus.get(index % cpus.len().max(1)) else {
+        return Err(io::Error::other("this thread may run on no CPU"));
+    };
+    // SAFETY: as above.
+    let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sets one bit of a valid set, `cpu` < CPU_SETSIZE.
+    unsafe { libc::CPU_SET(cpu, &mut one) };
+    // SAFETY: the kernel reads `size` bytes from `one`.
+    cvt(unsafe { libc::sched_setaffinity(0, size, &one) })
+        .map_err(|e| io::Error::new(e.kind(), format!("pinning a worker to CPU {cpu}: {e}")))?;
+    Ok(())
+}
+
+/// Pinning threads to CPUs is implemented for Linux and Android only.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn pin_to_cpu(_index: usize) -> io::Result<()> {
+    Err(io::Error::new(io::ErrorKind::Unsupported, "pinning workers to CPUs is supported on Linux and Android only"))
 }
 
 /// Installs `handler` for `signum` with `SA_RESTART`.

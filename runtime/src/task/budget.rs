@@ -128,11 +128,10 @@ pub(crate) fn cooperate<T>(cx: &mut Context<'_>, op: impl FnOnce(&mut Context<'_
         return Poll::Pending;
     }
     let res = op(cx);
-    if res.is_ready() {
+    if res.is_ready() && bits & !FORCED != UNLIMITED {
         // Read again: `op` may have run nested leaf operations.
         let bits = BUDGET.get();
-        let left = bits & !FORCED;
-        if left != UNLIMITED && left != 0 {
+        if bits & !FORCED != 0 {
             BUDGET.set(bits - 1);
         }
     }

@@ -115,6 +115,8 @@ impl Timers {
     pub(crate) fn clear(&self) {
         let wakers = self.core.store.borrow_mut().clear();
         drop(wakers);
+        // Sleeps dropped from now on have no store to tell.
+        drop(self.core.shared.cancels.close());
     }
 }
 
@@ -215,7 +217,8 @@ impl Sleep {
             // Dropped away from its loop (another thread, or outside the
             // runtime): the loop forgets the timer at its next tick.
             _ => {
-                entry.timers.cancels.push(entry.key);
+                // A closed store (its loop is gone) has nothing to forget.
+                let _ = entry.timers.cancels.push(entry.key);
             }
         }
     }
@@ -246,7 +249,7 @@ impl Future for Sleep {
                         let old = this.entry.replace(Entry { timers: core.shared.clone(), key });
                         drop(store);
                         if let Some(old) = old {
-                            old.timers.cancels.push(old.key);
+                            let _ = old.timers.cancels.push(old.key);
                         }
                         Some(false)
                     }

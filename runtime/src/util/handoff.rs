@@ -11,10 +11,14 @@ use std::sync::PoisonError;
 
 use crate::loom::{AtomicBool, Mutex};
 
-/// A queue filled from any thread and drained by one loop thread.
+/// A queue filled from any thread and drained by one loop thread, until
+/// the loop closes it.
 #[derive(Debug)]
 pub(crate) struct Handoff<T> {
-    queue: Mutex<Vec<T>>,
+    /// The items, and whether the queue is closed (then pushes are refused:
+    /// nobody would take them). One lock for both, so a push and a close
+    /// never cross: an item is either taken by `close` or handed back.
+    queue: Mutex<(Vec<T>, bool)>,
     /// Hint that `queue` is non-empty, checked without the lock.
     pending: AtomicBool,
     /// A poller wake-up is pending: further pushes need not send another.
@@ -23,21 +27,39 @@ pub(crate) struct Handoff<T> {
 
 impl<T> Handoff<T> {
     pub(crate) fn new() -> Handoff<T> {
-        Handoff { queue: Mutex::new(Vec::new()), pending: AtomicBool::new(false), notified: AtomicBool::new(false) }
+        Handoff {
+            queue: Mutex::new((Vec::new(), false)),
+            pending: AtomicBool::new(false),
+            notified: AtomicBool::new(false),
+        }
     }
 
-    /// Queues `item`. True if the caller must wake the loop's poller (a
-    /// queue whose loop need not wake, like timer cancellations, ignores it).
+    /// Queues `item`: `Ok(true)` if the caller must wake the loop's poller
+    /// (a queue whose loop need not wake, like timer cancellations, ignores
+    /// it); `Err(item)` if the queue is closed, for the caller to dispose of.
     ///
     /// All flag operations here and in `clear_notified`/`take` are SeqCst:
     /// the pusher writes `pending` then reads `notified`, the loop writes
     /// `notified` then reads `pending` (the store-buffering shape). With
     /// weaker orderings both could miss the other's write: the pusher would
     /// skip the wake-up and the loop would park with an item in the queue.
-    pub(crate) fn push(&self, item: T) -> bool {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner).push(item);
+    pub(crate) fn push(&self, item: T) -> Result<bool, T> {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if queue.1 {
+            return Err(item);
+        }
+        queue.0.push(item);
+        drop(queue);
         self.pending.store(true, SeqCst);
-        self.request_notify()
+        Ok(self.request_notify())
+    }
+
+    /// Closes the queue (later pushes are refused) and takes what is in it.
+    pub(crate) fn close(&self) -> Vec<T> {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        queue.1 = true;
+        self.pending.store(false, SeqCst);
+        std::mem::take(&mut queue.0)
     }
 
     /// True if the caller must wake the poller (no wake-up is pending yet).
@@ -58,7 +80,7 @@ impl<T> Handoff<T> {
         if !self.pending.swap(false, SeqCst) {
             return Vec::new();
         }
-        std::mem::take(&mut *self.queue.lock().unwrap_or_else(PoisonError::into_inner))
+        std::mem::take(&mut self.queue.lock().unwrap_or_else(PoisonError::into_inner).0)
     }
 
     /// True if something may be queued.
