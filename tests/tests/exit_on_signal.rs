@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use tests::support::{connect, exchange, line_starting, send_signal, wait_success, Running};
+use tests::support::{connect, exchange, line_starting, send_signal, wait_success, Running, TempDir};
 
 /// Most a program may take to exit once signalled (and nothing holds it).
 const PROMPT: Duration = Duration::from_secs(5);
@@ -101,18 +101,39 @@ fn framed_server_and_client_exit_0() -> io::Result<()> {
     Ok(())
 }
 
-/// `echo_client`, with its stdin open and a connection up.
+/// Starts the client `bin ARGS` (its stdin open, so only a signal can end
+/// it), waits for its `ready` line on stderr, and checks that SIGINT and
+/// SIGTERM each end it with status 0.
+fn client_exits_0(bin: &str, args: &[&str], ready: &str) -> io::Result<()> {
+    for (signal, name) in SIGNALS {
+        let client = Running::start(bin, args)?;
+        line_starting(&client, ready)?;
+        let (status, stdout) = signal_and_wait(client, signal)?;
+        assert!(status.success() && stdout.is_empty(), "{bin} {args:?} on {name}: {status}, stdout {stdout:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn chat_client_exits_0() -> io::Result<()> {
+    let (_server, addr) = Running::server("chat", &["server", "--addr", "127.0.0.1:0", "--quiet"])?;
+    client_exits_0("chat", &["client", &addr.to_string()], "joined")
+}
+
+/// `tls_echo --client`, with the TLS session up.
+#[test]
+fn tls_echo_client_exits_0() -> io::Result<()> {
+    let dir = TempDir::new("tls-signal")?;
+    let pem = dir.join("server.pem").to_string_lossy().into_owned();
+    let (server, addr) = Running::server("tls_echo", &["--addr", "127.0.0.1:0", "--cert-out", &pem, "--quiet"])?;
+    server.stdout.skip_to("-----END CERTIFICATE-----")?;
+    client_exits_0("tls_echo", &["--client", &addr.to_string(), "--cert", &pem], "connected to")
+}
+
 #[test]
 fn echo_client_exits_0() -> io::Result<()> {
-    let (server, addr) = Running::server("async_echo", &["--addr", "127.0.0.1:0", "--quiet"])?;
-    for (signal, name) in SIGNALS {
-        let client = Running::start("echo_client", &[&addr.to_string()])?;
-        line_starting(&client, "connected to")?;
-        let (status, stdout) = signal_and_wait(client, signal)?;
-        assert!(status.success() && stdout.is_empty(), "echo_client on {name}: {status}, stdout {stdout:?}");
-    }
-    drop(server);
-    Ok(())
+    let (_server, addr) = Running::server("async_echo", &["--addr", "127.0.0.1:0", "--quiet"])?;
+    client_exits_0("echo_client", &[&addr.to_string()], "connected to")
 }
 
 /// A connection that never closes would hold the server for its whole

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use examples::cli::{Args, Error, Long, Usage, Value, ValueExt};
 use examples::servers::lifecycle::{listen_and_announce, serve_until_signal, Drain};
-use examples::stdin;
+use examples::stdin::{Input, Next};
 use net::TcpStream;
 use runtime::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use runtime::sync::broadcast::{self, error::RecvError};
@@ -35,7 +35,8 @@ A chat room over TCP.
           client sends, as `PEER: message`, to every other client; on
           SIGINT or SIGTERM it closes the room and exits with status 0
   client  joins the room, sends each line of stdin and prints every message
-          that arrives; ends at the end of input or when the server closes
+          that arrives; ends at the end of input or when the server closes,
+          and with status 0 on SIGINT (Ctrl-C) or SIGTERM
 
 options:
   --addr HOST:PORT  address to listen on (default 127.0.0.1:9998; port 0 picks a free port)
@@ -179,28 +180,30 @@ async fn member(
 
 /// What woke the client.
 enum ClientEvent {
-    Input(Option<io::Result<String>>),
+    Input(Next),
     Line(io::Result<Option<String>>),
 }
 
 async fn client(addr: String) -> io::Result<()> {
     let mut stream = TcpStream::connect(addr.as_str()).await?;
+    // Ctrl-C from here on ends the client with status 0.
+    let mut input = Input::start()?;
     eprintln!("joined {addr} from {}; type a line to send it", stream.local_addr()?);
     let (reader, mut writer) = stream.split();
     let mut lines = BufReader::new(reader).lines();
-    let mut input = stdin::lines();
     loop {
         let event = poll_fn(|cx| {
-            if let Poll::Ready(line) = input.poll_recv(cx) {
-                return Poll::Ready(ClientEvent::Input(line));
+            if let Poll::Ready(next) = input.poll_next(cx) {
+                return Poll::Ready(ClientEvent::Input(next));
             }
             Pin::new(&mut lines).poll_next_line(cx).map(ClientEvent::Line)
         })
         .await;
         match event {
-            ClientEvent::Input(Some(line)) => writer.write_all(format!("{}\n", line?).as_bytes()).await?,
+            ClientEvent::Input(Next::Line(line)) => writer.write_all(format!("{}\n", line?).as_bytes()).await?,
             // End of input: leave the room.
-            ClientEvent::Input(None) => return writer.shutdown().await,
+            ClientEvent::Input(Next::End) => return writer.shutdown().await,
+            ClientEvent::Input(Next::Interrupted) => return Ok(()),
             ClientEvent::Line(Ok(Some(text))) => {
                 let mut out = io::stdout().lock();
                 writeln!(out, "{text}")?;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use examples::cli::{Args, Error, Long, Usage};
 use examples::servers::lifecycle::{listen_and_announce, serve_until_signal, Drain};
-use examples::stdin;
+use examples::stdin::{Input, Next};
 use futures_rustls::rustls::pki_types::pem::PemObject;
 use futures_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use futures_rustls::rustls::{ClientConfig, RootCertStore, ServerConfig};
@@ -163,10 +163,16 @@ async fn client(addr: String, cert: String) -> io::Result<()> {
     let stream = TcpStream::connect(addr.as_str()).await?;
     let tls = TlsConnector::from(Arc::new(config)).connect(name, stream).await?;
     let mut tls = BufReader::new(tls);
-    let mut lines = stdin::lines();
+    // Ctrl-C from here on ends the client with status 0.
+    let mut input = Input::start()?;
+    eprintln!("connected to {addr}; type a line to send it");
     let mut echoed = String::new();
-    while let Some(line) = lines.recv().await {
-        let line = line? + "\n";
+    loop {
+        let line = match input.next().await {
+            Next::Line(line) => line? + "\n",
+            Next::End => break,
+            Next::Interrupted => return Ok(()),
+        };
         tls.get_mut().write_all(line.as_bytes()).await?;
         tls.get_mut().flush().await?;
         echoed.clear();
