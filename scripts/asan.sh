@@ -28,7 +28,7 @@ export RUSTFLAGS="-Zsanitizer=address"
 # and stated here so that it stays on. No suppressions.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1"
 
-# Tests skipped here, one reason each:
+# Tests skipped here, one reason each (all measure resources, not memory safety):
 SKIP=(
   # They assert that the server's resident memory stays within 32 MiB of
   # its start while a client floods it; ASan's quarantine (freed memory is
@@ -36,6 +36,10 @@ SKIP=(
   # They measure memory growth, not memory safety; the plain run keeps them.
   delay_server_drops_a_client_that_never_reads
   http_server_drops_a_client_that_never_reads
+  # Asserts that the idle busy_poll_echo child uses at least half a core:
+  # a scheduling measurement, not memory safety, and it failed here once
+  # (cpu 0.81 s of 2.14 s) with the 2 shared cores busy. The plain run keeps it.
+  busy_poll_echo_serves_everyone_and_spins_a_core
 )
 skip_args=()
 for t in "${SKIP[@]}"; do
