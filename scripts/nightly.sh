@@ -32,7 +32,8 @@ have_all() {
 if ! have_all; then
   echo "installing $nightly with ${components[*]}" >&2
   # A nightly whose miri failed to build ships without it: rustup says so.
-  rustup toolchain install "$nightly" --profile minimal --component "$(IFS=,; echo "${components[*]}")" >&2 \
+  # --no-self-update: installing a toolchain must not replace rustup itself.
+  rustup toolchain install --no-self-update "$nightly" --profile minimal --component "$(IFS=,; echo "${components[*]}")" >&2 \
     || fail "could not install $nightly with ${components[*]} (no network to the Rust distribution server, or that nightly lacks a component); pick another date in scripts/nightly-version"
   have_all || fail "$nightly installed, but without all of: ${components[*]}"
 fi
