@@ -3,9 +3,11 @@
 //! binaries with deadlines on everything they print, blocking clients for
 //! them, and signalling them to shut down.
 //!
-//! Cargo only tells a package's own tests where its binaries are, so an
-//! example binary is built here with the same cargo, target directory and
-//! profile as the running test (once per test process).
+//! Cargo only tells a package's own tests where its binaries are, so the
+//! example binaries are built here, once per test process, with the same
+//! cargo, profile, `--target` and environment as the running test; their
+//! paths are taken from cargo's JSON report, so any target or build-dir
+//! layout works. `WEFT_EXAMPLES_DIR` points at prebuilt ones instead.
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -17,12 +19,13 @@ use std::sync::{mpsc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use examples::measure::server::Layout;
-
 use crate::lock;
 
 /// How long a child process gets to print a line or answer.
 pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// How long building an example may take (a cold build compiles `examples`).
+const BUILD_PATIENCE: Duration = Duration::from_secs(300);
 
 /// A fresh, private directory under the system temp dir, removed with its
 /// contents on drop. Socket paths live here, short enough for `sun_path`.
@@ -58,32 +61,182 @@ impl Drop for TempDir {
     }
 }
 
-/// Where cargo put this test: tests run from `<target>[/<triple>]/<profile>/deps/`.
-fn layout() -> io::Result<Layout> {
-    let exe = std::env::current_exe()?;
-    let deps = exe.parent().filter(|d| d.ends_with("deps"));
-    let profile_dir = deps
-        .and_then(Path::parent)
-        .ok_or_else(|| io::Error::other(format!("{} is not in <target>/<profile>/deps", exe.display())))?;
-    Layout::of(profile_dir)
+/// Names a directory holding prebuilt example binaries (`async_echo`,
+/// `http_server`, ...); when set, nothing is built and the binaries are
+/// taken from there as they are.
+pub const EXAMPLES_DIR_VAR: &str = "WEFT_EXAMPLES_DIR";
+
+/// The target triple this crate was compiled for (from the build script).
+const TARGET: &str = env!("WEFT_TESTS_TARGET");
+
+/// How this test process was built, as far as building the examples the
+/// same way needs to know. Only the profile and whether `--target` was
+/// given are read off the executable's path; where cargo put the examples
+/// is read off cargo's own report, never guessed.
+#[derive(Debug, PartialEq, Eq)]
+struct Build {
+    /// The cargo profile (`dev`, `release` or a custom one).
+    profile: String,
+    /// `--target TRIPLE`, if this test was built with one.
+    triple: Option<String>,
 }
 
-/// The path of the `examples` binary `name`, built on first use in this
-/// process (cargo does nothing if it is fresh).
+impl Build {
+    /// Reads the profile and `--target` off the path of a test executable.
+    ///
+    /// Cargo puts tests in `<dir>[/<triple>]/<profile-dir>/deps/` (the
+    /// classic layout, also under a separate `build-dir`) or, with the new
+    /// build-dir layout, in `<dir>[/<triple>]/<profile-dir>/build/<pkg>/<hash>/out/`.
+    /// If neither shape is found the profile follows `debug_assertions`.
+    fn of(exe: &Path) -> Build {
+        let dirs: Vec<&Path> = exe.ancestors().skip(1).collect();
+        let profile_dir = dirs
+            .iter()
+            .position(|d| d.file_name().is_some_and(|n| n == "deps" || n == "build"))
+            .and_then(|i| dirs.get(i + 1))
+            .and_then(|d| d.file_name())
+            .and_then(|n| n.to_str());
+        let profile = match profile_dir {
+            Some("debug") => "dev".to_owned(),
+            Some(other) => other.to_owned(),
+            None if cfg!(debug_assertions) => "dev".to_owned(),
+            None => "release".to_owned(),
+        };
+        // A `--target` build has a directory named after the triple; a
+        // plain one never does (cargo omits it).
+        let triple = exe.components().any(|c| c.as_os_str() == TARGET).then(|| TARGET.to_owned());
+        Build { profile, triple }
+    }
+}
+
+/// The path of the `examples` binary `name`. The first call in a process
+/// builds all of them (cargo does nothing if they are fresh), unless
+/// [`EXAMPLES_DIR_VAR`] names a directory that holds them.
 pub fn example_binary(name: &str) -> io::Result<PathBuf> {
-    static BUILT: Mutex<Option<HashMap<String, Result<PathBuf, String>>>> = Mutex::new(None);
+    static BUILT: Mutex<Option<Result<HashMap<String, PathBuf>, String>>> = Mutex::new(None);
+    if let Some(dir) = std::env::var_os(EXAMPLES_DIR_VAR) {
+        let path = Path::new(&dir).join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        if !path.is_file() {
+            return Err(io::Error::other(format!("{EXAMPLES_DIR_VAR} is set, but {} is not a file", path.display())));
+        }
+        return Ok(path);
+    }
     // Holding the lock while building serialises builds: cargo would anyway.
     let mut built = lock(&BUILT);
-    let res = built
-        .get_or_insert_with(HashMap::new)
-        .entry(name.to_owned())
-        .or_insert_with(|| build(name).map_err(|e| e.to_string()));
-    res.clone().map_err(io::Error::other)
+    let bins = built.get_or_insert_with(|| build_examples().map_err(|e| e.to_string()));
+    match bins {
+        Ok(bins) => bins.get(name).cloned().ok_or_else(|| {
+            let mut known: Vec<&str> = bins.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            io::Error::other(format!("the examples package has no binary {name:?} (it has {known:?})"))
+        }),
+        Err(e) => Err(io::Error::other(e.clone())),
+    }
 }
 
-fn build(name: &str) -> io::Result<PathBuf> {
-    let mut built = layout()?.build_examples(&[name])?;
-    built.pop().ok_or_else(|| io::Error::other(format!("cargo built no {name}")))
+/// Builds every binary of the `examples` package with the cargo that runs
+/// this test, the same profile and `--target`, and the environment this
+/// process inherited (`CARGO_TARGET_DIR`, `CARGO_BUILD_BUILD_DIR`,
+/// `RUSTFLAGS`, `RUSTUP_TOOLCHAIN`, ...); returns each binary's path as
+/// cargo reports it.
+///
+/// Cargo runs from the workspace root, so a relative `CARGO_TARGET_DIR`
+/// means what it means there. A `--target-dir` given on the command line
+/// is not seen here: the examples are then built (correctly, but again)
+/// wherever cargo puts them by default.
+fn build_examples() -> io::Result<HashMap<String, PathBuf>> {
+    let build = Build::of(&std::env::current_exe()?);
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(env!("CARGO_MANIFEST_DIR")));
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace).args([
+        "build",
+        "--quiet",
+        "-p",
+        "examples",
+        "--bins",
+        "--message-format=json-render-diagnostics",
+        "--profile",
+        &build.profile,
+    ]);
+    if let Some(triple) = &build.triple {
+        cmd.args(["--target", triple]);
+    }
+    let output = Finished::run(cmd.stdin(Stdio::null()), BUILD_PATIENCE)?;
+    if !output.status.success() {
+        return Err(io::Error::other(format!(
+            "building the examples ({build:?}) failed ({}):\n{}",
+            output.status, output.stderr
+        )));
+    }
+    let bins: HashMap<String, PathBuf> = output.stdout.lines().filter_map(executable).collect();
+    if bins.is_empty() {
+        return Err(io::Error::other(format!("cargo reported no example binaries; stderr:\n{}", output.stderr)));
+    }
+    for path in bins.values() {
+        if !path.is_file() {
+            return Err(io::Error::other(format!("cargo reported {}, but it is not a file", path.display())));
+        }
+    }
+    Ok(bins)
+}
+
+/// A binary's name and path from one line of cargo's JSON messages: a
+/// `compiler-artifact` whose target is a `bin`. Other lines give `None`.
+///
+/// A string scan rather than a JSON parser: a key with its quotes cannot
+/// occur inside a JSON string value, where the quotes would be escaped.
+fn executable(line: &str) -> Option<(String, PathBuf)> {
+    if !line.contains(r#""reason":"compiler-artifact""#) {
+        return None;
+    }
+    let target = &line[line.find(r#""target":{"#)?..];
+    if !target.contains(r#""kind":["bin"]"#) {
+        return None;
+    }
+    let name = json_string(&target[target.find(r#""name":"#)? + r#""name":"#.len()..])?;
+    let path = json_string(&line[line.find(r#""executable":"#)? + r#""executable":"#.len()..])?;
+    Some((name, PathBuf::from(path)))
+}
+
+/// Decodes the JSON string at the start of `s` (`None` if there is none,
+/// e.g. `null`, or it is malformed).
+fn json_string(s: &str) -> Option<String> {
+    let mut chars = s.strip_prefix('"')?.chars();
+    let mut out = String::new();
+    // One iteration per character of the value; ends at the closing quote.
+    loop {
+        match chars.next()? {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'r' => out.push('\r'),
+                'b' => out.push('\u{8}'),
+                'f' => out.push('\u{c}'),
+                'u' => {
+                    let hex = |chars: &mut std::str::Chars<'_>| -> Option<u32> {
+                        let digits: String = chars.by_ref().take(4).collect();
+                        (digits.len() == 4).then(|| u32::from_str_radix(&digits, 16).ok()).flatten()
+                    };
+                    let unit = hex(&mut chars)?;
+                    let c = if (0xD800..0xDC00).contains(&unit) {
+                        // A surrogate pair: `\uD8xx\uDCxx`.
+                        if chars.next()? != '\\' || chars.next()? != 'u' {
+                            return None;
+                        }
+                        let low = hex(&mut chars)?;
+                        char::from_u32(0x10000 + ((unit - 0xD800) << 10) + low.checked_sub(0xDC00)?)?
+                    } else {
+                        char::from_u32(unit)?
+                    };
+                    out.push(c);
+                }
+                other => out.push(other),
+            },
+            c => out.push(c),
+        }
+    }
 }
 
 /// Lines read from a pipe by a helper thread, so a test can wait for one
@@ -315,10 +468,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn layout_finds_this_test() -> io::Result<()> {
-        let layout = layout()?;
-        assert!(layout.target_dir.join("CACHEDIR.TAG").is_file());
-        assert!(std::env::current_exe()?.starts_with(Path::new(&layout.profile_dir)));
+    fn build_is_read_off_every_layout() {
+        let t = TARGET;
+        let cases = [
+            ("/w/target/debug/deps/support-0123", "dev", false),
+            ("/w/target/release/deps/support-0123", "release", false),
+            (&format!("/w/target/{t}/debug/deps/support-0123"), "dev", true),
+            // A separate build-dir, classic and new layouts.
+            ("/w/build/debug/deps/support-0123", "dev", false),
+            ("/w/build/debug/build/tests/0123/out/support-0123", "dev", false),
+            (&format!("/w/build/{t}/custom/build/tests/0123/out/support-0123"), "custom", true),
+        ];
+        for (exe, profile, cross) in cases {
+            let want = Build { profile: profile.to_owned(), triple: cross.then(|| t.to_owned()) };
+            assert_eq!(Build::of(Path::new(exe)), want, "{exe}");
+        }
+    }
+
+    #[test]
+    fn executables_are_read_off_cargo_json() {
+        let bin = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/examples#0.1.0","target":{"kind":["bin"],"crate_types":["bin"],"name":"async_echo","src_path":"/w/examples/src/bin/async_echo.rs"},"filenames":["/w/t\"q\\/async_echo"],"executable":"/w/t\"q\\\u00e9\ud83d\ude00/async_echo","fresh":true}"#;
+        assert_eq!(
+            executable(bin),
+            Some(("async_echo".to_owned(), PathBuf::from("/w/t\"q\\\u{e9}\u{1F600}/async_echo")))
+        );
+        let lib = r#"{"reason":"compiler-artifact","target":{"kind":["lib"],"name":"libc"},"executable":null}"#;
+        assert_eq!(executable(lib), None);
+        let script = r#"{"reason":"build-script-executed","package_id":"libc"}"#;
+        assert_eq!(executable(script), None);
+        assert_eq!(executable(r#"{"reason":"build-finished","success":true}"#), None);
+        assert_eq!(json_string(r#""unterminated"#), None);
+    }
+
+    #[test]
+    fn example_binaries_are_found() -> io::Result<()> {
+        let path = example_binary("async_echo")?;
+        assert!(path.is_file(), "{}", path.display());
+        assert!(example_binary("no_such_example").is_err());
         Ok(())
     }
 }

@@ -63,22 +63,31 @@ fn give_slow(buf: Box<[u8]>) {
 /// docs); it goes back to the pool of the thread that drops it. Derefs to
 /// the bytes read; empty at end of stream.
 ///
-/// ```
-/// use net::TcpStream;
-/// use runtime::io::AsyncWriteExt;
+/// `net`'s streams lend one with `read_pooled()`; on a bare [`Async`]
+/// socket it is [`Async::poll_read_pooled`]:
 ///
-/// # fn demo(stream: TcpStream) -> impl std::future::Future<Output = std::io::Result<()>> { async move {
-/// // An echo loop that holds a buffer only while it has data to write back.
-/// let mut writer = &stream;
-/// loop {
-///     let data = stream.read_pooled().await?;
-///     if data.is_empty() {
-///         return Ok(()); // end of stream
-///     }
-///     writer.write_all(&data).await?;
-/// }
-/// # } }
 /// ```
+/// use std::future::poll_fn;
+/// use std::os::unix::net::UnixStream;
+/// use runtime::io::Async;
+///
+/// runtime::block_on(async {
+///     let (a, b) = UnixStream::pair()?;
+///     let a = Async::new(a)?;
+///     std::io::Write::write_all(&mut &b, b"ping")?;
+///     // No buffer is held while this waits; one is lent once `a` is readable.
+///     let data = poll_fn(|cx| a.poll_read_pooled(cx)).await?;
+///     assert_eq!(&data[..], b"ping");
+///     drop(b);
+///     let eof = poll_fn(|cx| a.poll_read_pooled(cx)).await?;
+///     assert!(eof.is_empty()); // end of stream
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// [`Async`]: crate::io::Async
+/// [`Async::poll_read_pooled`]: crate::io::Async::poll_read_pooled
 pub struct PooledBuf {
     /// The lent buffer (empty only while being dropped).
     buf: Box<[u8]>,

@@ -130,7 +130,13 @@ impl Wake for Shared {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.main_woken.store(true, Ordering::Release);
+        // SeqCst, as the loop's load in `park`: the waker writes
+        // `main_woken` then reads `notified` (in `request_notify`), the
+        // loop writes `notified` (`clear_notified`) then reads
+        // `main_woken`: the store-buffering shape, where weaker orderings
+        // let both read the old value, and the loop park with the future
+        // woken and no wake-up on its way (found by Miri).
+        self.main_woken.store(true, Ordering::SeqCst);
         if !self.is_current() && self.injector.request_notify() {
             self.driver.unpark();
         }
@@ -259,7 +265,7 @@ impl Core {
         let mut cx = Context::from_waker(&waker);
         self.shared.main_woken.store(true, Ordering::Relaxed);
         loop {
-            if self.shared.main_woken.swap(false, Ordering::AcqRel) {
+            if self.shared.main_woken.swap(false, Ordering::SeqCst) {
                 self.in_main.set(true);
                 let (poll, _) = budget::with_budget(self.budget, || future.as_mut().poll(&mut cx));
                 self.in_main.set(false);
@@ -330,7 +336,7 @@ impl Core {
             || !self.deferred.borrow().is_empty()
             || self.shared.injector.has_items()
             || self.shared.spawned.has_items()
-            || self.shared.main_woken.load(Ordering::Acquire);
+            || self.shared.main_woken.load(Ordering::SeqCst);
         let timeout =
             if busy { Some(Duration::ZERO) } else { next.map(|d| d.saturating_duration_since(self.ran_at.get())) };
         let parked = match self.driver.borrow_mut().park(timeout) {
