@@ -4,8 +4,12 @@
 # aborts and channels across threads), and the integration tests wake,
 # channels, blocking, tasks, echo (an in-process server; the harness runs
 # its tests, each with its own runtime, on several threads) and
-# async_echo_bin (blocking client threads against the async_echo binary,
-# itself built with TSan by tests/src/support.rs). Any report fails the run.
+# echo_bins (blocking client threads against the echo binaries,
+# itself built with TSan by tests/src/support.rs), and workers (a runtime
+# with several worker threads: cross-worker spawns, wakes, JoinHandles and
+# an echo server spread over the workers) and sync_primitives (Notify,
+# Semaphore, Mutex, RwLock, broadcast, watch across threads). Any report
+# fails the run.
 #
 # TSan needs std instrumented too (-Zbuild-std, from the rust-src component
 # that scripts/nightly.sh installs). It is asked for through cargo's
@@ -27,5 +31,5 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 
 cargo "+$NIGHTLY" test --target "$host" -p runtime --lib --test miri_tasks "$@"
 cargo "+$NIGHTLY" test --target "$host" -p tests \
-  --test wake --test channels --test blocking --test tasks --test echo --test async_echo_bin "$@"
+  --test wake --test channels --test blocking --test tasks --test echo --test echo_bins --test workers --test sync_primitives "$@"
 echo "== tsan: no reports"

@@ -138,8 +138,9 @@ fn a_task_awaits_a_join_handle_from_another_worker() -> io::Result<()> {
 fn dropping_a_multi_worker_runtime_cancels_tasks_and_closes_fds() -> io::Result<()> {
     let _fds = tests::fd_lock();
     let before = open_fds()?;
-    let threads_before = thread_count()?;
     let rt = Builder::new().worker_threads(3).build()?;
+    // Worker 0 is the thread that calls block_on; the other two are spawned.
+    assert_eq!(worker_threads()?.len(), 2, "the check below sees the workers");
     let handle = rt.handle();
     let dropped = Arc::new(AtomicUsize::new(0));
     let joins = rt.block_on(async {
@@ -173,7 +174,8 @@ fn dropping_a_multi_worker_runtime_cancels_tasks_and_closes_fds() -> io::Result<
     }
     drop(rt);
     assert_eq!(open_fds()?, before, "a worker's fds stayed open");
-    assert_eq!(thread_count()?, threads_before, "a worker thread is still running");
+    // Every test here holds the fd lock, so no other runtime's workers run now.
+    assert_eq!(worker_threads()?, Vec::<String>::new(), "a worker thread is still running");
     Ok(())
 }
 
@@ -231,12 +233,16 @@ fn spawn_inside_a_worker_stays_on_it() -> io::Result<()> {
     Ok(())
 }
 
-/// Threads of this process (from /proc/self/status).
-fn thread_count() -> io::Result<usize> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| io::Error::other("no Threads: line in /proc/self/status"))
+/// The names of this process's weft worker threads (from /proc/self/task).
+fn worker_threads() -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/task")? {
+        // A thread that exits between read_dir and this read is gone: skip it.
+        if let Ok(name) = std::fs::read_to_string(entry?.path().join("comm")) {
+            if name.starts_with("weft-worker") {
+                names.push(name.trim().to_owned());
+            }
+        }
+    }
+    Ok(names)
 }
