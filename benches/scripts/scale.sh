@@ -5,7 +5,7 @@
 # servers run pinned to SERVER_CORES (a count: cores 0.. are taken by the
 # clients, the servers get the next SERVER_CORES), one `loadgen` per client
 # core, each with --conns connections of 64-byte ping-pong. Prints msgs/s
-# and the server cores used (from /proc/stat) for
+# and the server cores used (the server's own CPU time over the run) for
 #   weft      async_echo --threads N   (N = SERVER_CORES)
 #   weft-rp   async_echo --threads N --reuseport
 #   tokio-mt  the kit's tokio echo, multi_thread with N workers
@@ -52,9 +52,19 @@ declare -A CMD=(
 )
 ORDER=(tokio-mt weft weft-rp tokio-ct)
 
-# busy CORES: jiffies not idle, summed over the listed cores.
-busy() {
-  awk -v cores=",$1," '$1 ~ /^cpu[0-9]+$/ { c = substr($1, 4); if (index(cores, "," c ",")) { t = 0; for (i = 2; i <= 9; i++) t += $i; b += t - $5 - $6 } } END { print b }' /proc/stat
+# cpu PGID: CPU time (user + system jiffies) of every process in the group.
+# The server's own accounting, not /proc/stat's per-core counters: on the
+# VM this was written on, those show a pinned, half-busy server core as
+# nearly idle (tickless accounting), while the process's counters are exact.
+cpu() {
+  local t=0 f
+  for f in /proc/[0-9]*/stat; do
+    # Fields after the command name (which may hold spaces): state is $1,
+    # pgrp $3, utime $12, stime $13.
+    read -r -a st < <(sed 's/^.*) //' "$f" 2>/dev/null) || continue
+    [[ ${st[2]:-} == "$1" ]] && t=$((t + st[11] + st[12]))
+  done
+  echo "$t"
 }
 
 run() { # NAME -> prints "msgs cores"
@@ -74,9 +84,9 @@ run() { # NAME -> prints "msgs cores"
     pids+=($!)
   done
   sleep 1 # the warm-up
-  b0=$(busy "$SERVERS") t0=$(date +%s.%N)
+  b0=$(cpu "$srv") t0=$(date +%s.%N)
   wait "${pids[@]}" || true
-  b1=$(busy "$SERVERS") t1=$(date +%s.%N)
+  b1=$(cpu "$srv") t1=$(date +%s.%N)
   kill -TERM -- "-$srv" 2>/dev/null; wait "$srv" 2>/dev/null || true
   for ((i = 0; i < CLIENT_CORES; i++)); do
     total=$(python3 -c "import json,sys; print($total + json.loads(open('$TMP/client.$i').readline())['msgs_per_s'])")

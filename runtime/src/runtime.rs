@@ -117,8 +117,10 @@ impl Builder {
     /// How many leaf operations (socket reads and writes, accepts, channel
     /// receives, timers, joins) a task may complete in one poll before they
     /// start returning `Pending` to make it yield (default 128; 0: no
-    /// limit). This is what keeps one always-ready connection from starving
-    /// the others; see [`task::unconstrained`](crate::task::unconstrained)
+    /// limit). A stream read or write also counts one more for every 4 KiB
+    /// it moved beyond the first, so the slice is bounded by bytes as well
+    /// as operations, whatever the buffer size. This is what keeps one
+    /// always-ready connection from starving the others; see [`task::unconstrained`](crate::task::unconstrained)
     /// to lift it for one future.
     pub fn task_budget(mut self, operations: u32) -> Builder {
         self.task_budget = operations;

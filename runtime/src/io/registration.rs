@@ -97,6 +97,7 @@ impl Registration {
                         if n > 0 && n < len {
                             self.io.clear_drained(event);
                         }
+                        budget::spend_bytes(n);
                     }
                     return Poll::Ready(res);
                 }

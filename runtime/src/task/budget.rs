@@ -10,6 +10,15 @@
 //! returns `Pending`: the task goes to the back of the run queue and the
 //! loop reaches I/O and timers again.
 //!
+//! A unit is an operation, as in tokio, with one difference: a stream read
+//! or write also spends a unit for every [`BYTES_PER_UNIT`] bytes it moved
+//! beyond the first. Counting operations alone makes the slice a greedy
+//! task takes depend on its buffer size: with 64 KiB reads, 128 operations
+//! move 4 MiB (milliseconds of copying) before the loop looks at anyone
+//! else, with 4 KiB reads 256 KiB. Charging bytes bounds the slice by the
+//! work done, whatever the buffer; small transfers (below 4 KiB) cost one
+//! unit, as before.
+//!
 //! The budget is a thread-local cell that the scheduler sets around each
 //! poll; outside a poll (or inside [`unconstrained`]) it is unlimited. A
 //! check is a thread-local read and a compare.
@@ -82,6 +91,26 @@ pub(crate) fn poll_with(budget: Budget, poll: impl FnOnce() -> bool) -> (bool, b
     let out = poll();
     let spent = BUDGET.replace(UNLIMITED);
     (out, spent & FORCED != 0)
+}
+
+/// Bytes a stream transfer may move per unit of budget: a read or write of
+/// n bytes spends `1 + n / BYTES_PER_UNIT` units.
+pub(crate) const BYTES_PER_UNIT: usize = 4096;
+
+/// Charges a stream transfer of `bytes` on top of its operation's unit
+/// (see the module docs); never below zero, never on an unlimited budget.
+#[inline]
+pub(crate) fn spend_bytes(bytes: usize) {
+    let extra = bytes / BYTES_PER_UNIT;
+    if extra == 0 {
+        return;
+    }
+    let bits = BUDGET.get();
+    let left = bits & !FORCED;
+    if left != UNLIMITED {
+        let extra = u32::try_from(extra).unwrap_or(u32::MAX);
+        BUDGET.set(bits & FORCED | left.saturating_sub(extra));
+    }
 }
 
 /// Marks the budget spent and wakes the task so it runs again later.
@@ -228,5 +257,32 @@ mod tests {
         });
         assert!(!forced);
         assert!(poll_proceed(&mut cx).is_ready(), "outside a poll: no limit");
+    }
+
+    #[test]
+    fn large_transfers_spend_a_unit_per_4_kib() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let ((), forced) = with_budget(Budget::new(40), || {
+            // 64 KiB: 1 + 16 units, twice; then 6 units are left.
+            for _ in 0..2 {
+                assert!(cooperate(&mut cx, |_| {
+                    spend_bytes(64 * 1024);
+                    Poll::Ready(())
+                })
+                .is_ready());
+            }
+            spend_bytes(100); // below 4 KiB: nothing beyond the unit
+            for _ in 0..6 {
+                assert!(poll_proceed(&mut cx).is_ready());
+            }
+            assert!(poll_proceed(&mut cx).is_pending(), "40 units spent");
+            spend_bytes(1 << 20); // never below zero, and FORCED stays
+            assert!(forced());
+        });
+        assert!(forced);
+        let ((), _) = with_budget(Budget::UNCONSTRAINED, || {
+            spend_bytes(1 << 30);
+            assert!(poll_proceed(&mut cx).is_ready(), "unlimited stays unlimited");
+        });
     }
 }
