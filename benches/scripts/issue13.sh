@@ -69,7 +69,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     start "$BIN/async_echo" --quiet --threads "$t"
     j0=$(jiffies "$SRV")
     line=$(taskset -c 0 timeout $((SECS + 30)) "$LOADGEN" --addr "$ADDR" --conns 64 --size 64 --secs "$SECS" \
-      --warmup 0 --rate 50000 | head -n1)
+      --warmup 0 --rate 50000 | sed -n 1p)
     j1=$(jiffies "$SRV")
     stop
     msgs=$(printf '%s' "$line" | python3 -c "import json, sys; print(json.load(sys.stdin)['msgs_per_s'])")
