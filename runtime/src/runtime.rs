@@ -285,8 +285,8 @@ where
     // From the `block_on` future of a runtime with several workers: spread.
     let mut future = Some(future);
     let spread = context::with_current(|core| {
-        (core.in_main() && Handle::new(core.handle.clone()).workers() > 1)
-            .then(|| Handle::new(core.handle.clone()).spawn(future.take().expect("taken once")))
+        let handle = Handle::of_loop(core).filter(|h| core.in_main() && h.workers() > 1)?;
+        Some(handle.spawn(future.take().expect("taken once")))
     });
     if let Some(Some(join)) = spread {
         return join;

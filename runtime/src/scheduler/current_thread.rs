@@ -13,6 +13,7 @@
 //! there.
 
 use std::cell::{Cell, RefCell};
+use std::any::Any;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
@@ -25,7 +26,6 @@ use std::time::{Duration, Instant};
 
 use std::cell::RefCell as TlsCell;
 
-use super::handle::HandleInner;
 use super::metrics::Counters;
 use super::Metrics;
 use crate::driver::{self, Driver};
@@ -167,8 +167,10 @@ pub(crate) struct Core {
     /// The budget each poll starts with.
     budget: Budget,
     counters: Counters,
-    /// The runtime this loop is a worker of (for `Handle::current`).
-    pub(crate) handle: Arc<HandleInner>,
+    /// The runtime this loop is a worker of, opaque here: the loop only
+    /// keeps it for `Handle::current` (`handle.rs`), which knows its type.
+    /// Type-erased so that the loop does not import the layer above it.
+    pub(crate) runtime: Arc<dyn Any + Send + Sync>,
     /// The `block_on` future is being polled (not a task): its `spawn`s
     /// are spread over the runtime's workers.
     in_main: Cell<bool>,
@@ -186,7 +188,7 @@ struct Trace {
 }
 
 impl Core {
-    pub(crate) fn new(config: Config, handle: Arc<HandleInner>, worker: usize) -> io::Result<Core> {
+    pub(crate) fn new(config: Config, runtime: Arc<dyn Any + Send + Sync>, worker: usize) -> io::Result<Core> {
         let driver = Driver::new(config.max_events)?;
         let shared = Arc::new(Shared {
             injector: Handoff::new(),
@@ -208,7 +210,7 @@ impl Core {
             event_interval: config.event_interval.max(1),
             budget: Budget::new(config.task_budget),
             counters: Counters::default(),
-            handle,
+            runtime,
             in_main: Cell::new(false),
             trace: config.trace.then(|| Trace { worker, last: Cell::new((0, 0, 0)) }),
         })

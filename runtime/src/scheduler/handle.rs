@@ -123,7 +123,12 @@ impl Handle {
 
     /// The handle of the runtime running on this thread, if any.
     pub fn try_current() -> Option<Handle> {
-        current_thread::with_current(|core| Handle::new(core.handle.clone()))
+        current_thread::with_current(|core| Handle::of_loop(core)).flatten()
+    }
+
+    /// The handle of the runtime `core` is a worker of.
+    pub(crate) fn of_loop(core: &current_thread::Core) -> Option<Handle> {
+        core.runtime.clone().downcast::<HandleInner>().ok().map(Handle::new)
     }
 
     /// How many workers (threads with their own loop) the runtime has.
