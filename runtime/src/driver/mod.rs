@@ -12,7 +12,6 @@
 use std::cell::RefCell;
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
@@ -30,38 +29,6 @@ pub(crate) struct Handle {
     poller: Poller,
     /// Per-fd readiness and waiters, by token.
     registry: Registry,
-    /// System calls made on the fds registered here, for the metrics.
-    pub(crate) calls: CallCounts,
-}
-
-/// Counts of the socket system calls made on a driver's fds. Each is a
-/// relaxed load and store, not a locked add: calls on one driver happen
-/// on its loop's thread, and a count missed when another thread polls one
-/// of its fds at the same moment is only a statistic.
-#[derive(Debug, Default)]
-pub(crate) struct CallCounts {
-    pub(crate) reads: AtomicU64,
-    pub(crate) writes: AtomicU64,
-    pub(crate) accepts: AtomicU64,
-    /// Calls that answered `WouldBlock` (the cached readiness was stale).
-    pub(crate) would_blocks: AtomicU64,
-}
-
-impl CallCounts {
-    #[inline]
-    fn bump(counter: &AtomicU64) {
-        counter.store(counter.load(Relaxed).wrapping_add(1), Relaxed);
-    }
-
-    /// Counts one call (`op`: 0 read, 1 write, 2 accept) and whether it
-    /// would have blocked.
-    #[inline]
-    pub(crate) fn count(&self, counter: &AtomicU64, would_block: bool) {
-        CallCounts::bump(counter);
-        if would_block {
-            CallCounts::bump(&self.would_blocks);
-        }
-    }
 }
 
 impl Handle {
@@ -122,7 +89,7 @@ impl Driver {
     /// A new poller (and its wake-up fd) with room for `max_events` per wait.
     pub(crate) fn new(max_events: usize) -> io::Result<Driver> {
         let handle =
-            Arc::new(Handle { poller: Poller::new()?, registry: Registry::default(), calls: CallCounts::default() });
+            Arc::new(Handle { poller: Poller::new()?, registry: Registry::default() });
         Ok(Driver { handle, events: Events::with_capacity(max_events), wakers: Vec::new() })
     }
 

@@ -6,7 +6,7 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::stats::Op;
+use super::stats::{self, Op};
 use crate::driver;
 use crate::reactor::{Direction, Interest, Ready, ReadyEvent, ScheduledIo};
 use crate::task::budget;
@@ -40,18 +40,6 @@ impl Registration {
         Ok(Registration { handle, io })
     }
 
-    /// Counts a system call in the driver's metrics.
-    #[inline]
-    fn count(&self, kind: Op, would_block: bool) {
-        let calls = &self.handle.calls;
-        let counter = match kind {
-            Op::Read => &calls.reads,
-            Op::Write => &calls.writes,
-            Op::Accept => &calls.accepts,
-        };
-        calls.count(counter, would_block);
-    }
-
     /// Removes `fd` from its driver; call it before closing the fd.
     pub(crate) fn deregister(&self, fd: RawFd) -> io::Result<()> {
         self.handle.deregister(fd, &self.io)
@@ -61,7 +49,14 @@ impl Registration {
     /// Spends one unit of the task's budget when ready.
     #[inline]
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<ReadyEvent>> {
-        budget::cooperate(cx, |cx| self.io.poll_ready(cx, dir))
+        if !budget::has_budget(cx) {
+            return Poll::Pending;
+        }
+        let res = self.io.poll_ready(cx, dir);
+        if res.is_ready() {
+            budget::spend(0);
+        }
+        res
     }
 
     /// Waits for `dir`'s readiness and runs `op`; a `WouldBlock` clears the
@@ -79,30 +74,39 @@ impl Registration {
         len_of: impl Fn(&R) -> usize,
     ) -> Poll<io::Result<R>> {
         let dir = kind.direction();
-        budget::cooperate(cx, |cx| loop {
+        // The budget is checked first and spent on completion, in line:
+        // no closure around the loop, so the result is not moved through one.
+        if !budget::has_budget(cx) {
+            return Poll::Pending;
+        }
+        loop {
             let event = match self.io.poll_ready(cx, dir) {
                 Poll::Ready(Ok(ev)) => ev,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Err(e)) => {
+                    budget::spend(0);
+                    return Poll::Ready(Err(e));
+                }
                 Poll::Pending => return Poll::Pending,
             };
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.count(kind, true);
+                    stats::count(kind, true);
                     self.io.clear_readiness(event);
                 }
                 res => {
-                    self.count(kind, false);
+                    stats::count(kind, false);
+                    let mut moved = 0;
                     if let (Ok(r), Drained::IfShorterThan(len)) = (&res, drained) {
-                        let n = len_of(r);
-                        if n > 0 && n < len {
+                        moved = len_of(r);
+                        if moved > 0 && moved < len {
                             self.io.clear_drained(event);
                         }
-                        budget::spend_bytes(n);
                     }
+                    budget::spend(moved);
                     return Poll::Ready(res);
                 }
             }
-        })
+        }
     }
 
     /// Runs `op` once without waiting, applying [`Registration::poll_io`]'s
@@ -117,7 +121,7 @@ impl Registration {
     ) -> io::Result<R> {
         let seen = self.io.readiness(kind.direction())?;
         let res = op();
-        self.count(kind, matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
+        stats::count(kind, matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
         if let Some(ev) = seen {
             match (&res, drained) {
                 (Err(e), _) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear_readiness(ev),
@@ -138,7 +142,7 @@ impl Registration {
     pub(crate) fn try_io_both<R>(&self, op: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
         let seen = [self.io.readiness(Direction::Read)?, self.io.readiness(Direction::Write)?];
         let res = op();
-        self.count(Op::Read, matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
+        stats::count(Op::Read, matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
         if matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
             seen.into_iter().flatten().for_each(|ev| self.io.clear_readiness(ev));
         }

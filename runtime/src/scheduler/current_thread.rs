@@ -261,6 +261,8 @@ impl Core {
     /// Runs `future` to completion on this thread, running the loop meanwhile.
     pub(crate) fn block_on<F: Future>(self: &Rc<Self>, future: F) -> F::Output {
         let _enter = enter(self, false);
+        // Calls counted on this thread before the loop ran are not the loop's.
+        let _ = crate::io::stats::take();
         let _slack = crate::sys::TimerSlack::tighten();
         let mut future = pin!(future);
         let waker = Waker::from(self.shared.clone());
@@ -350,6 +352,7 @@ impl Core {
         Counters::add(&self.counters.io_wakes, parked.woken as u64);
         Counters::add(&self.counters.waits, 1);
         Counters::add(&self.counters.empty_waits, u64::from(parked.events == 0));
+        self.counters.collect_calls();
         let now = Instant::now();
         let parked_for = now.saturating_duration_since(self.ran_at.get());
         self.woke_at.set(now);
@@ -418,6 +421,11 @@ impl Core {
         );
     }
 
+    /// True if this loop is the one running on the calling thread.
+    fn is_running_here(&self) -> bool {
+        with_current(|core| std::ptr::eq(&**core, self)).unwrap_or(false)
+    }
+
     pub(crate) fn metrics(&self) -> Metrics {
         let mut m = Metrics {
             live_tasks: self.tasks.borrow().len(),
@@ -426,13 +434,10 @@ impl Core {
             pending_timers: self.timers.len(),
             ..Metrics::default()
         };
+        if self.is_running_here() {
+            self.counters.collect_calls();
+        }
         self.counters.fill(&mut m);
-        let calls = &self.shared.driver.calls;
-        let read = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-        m.reads = read(&calls.reads);
-        m.writes = read(&calls.writes);
-        m.accepts = read(&calls.accepts);
-        m.would_blocks = read(&calls.would_blocks);
         m
     }
 }

@@ -4,6 +4,8 @@
 use std::cell::Cell;
 use std::time::Duration;
 
+use crate::io::stats::{self, Calls};
+
 /// Counters describing a runtime, for tests and monitoring.
 ///
 /// The gauges (`live_tasks` .. `pending_timers`) are the state now; the
@@ -71,6 +73,8 @@ pub(crate) struct Counters {
     pub(crate) budget_yields: Cell<u64>,
     pub(crate) waits: Cell<u64>,
     pub(crate) empty_waits: Cell<u64>,
+    /// System calls made on the loop's thread (moved from `io::stats` each tick).
+    pub(crate) calls: Cell<Calls>,
     pub(crate) longest_poll: Cell<Duration>,
     /// Time each poll of the coming batches (a long batch was seen).
     pub(crate) time_each_poll: Cell<bool>,
@@ -108,5 +112,22 @@ impl Counters {
         m.longest_poll = self.longest_poll.get();
         m.waits = self.waits.get();
         m.empty_waits = self.empty_waits.get();
+        let calls = self.calls.get();
+        m.reads = calls.reads;
+        m.writes = calls.writes;
+        m.accepts = calls.accepts;
+        m.would_blocks = calls.would_blocks;
+    }
+
+    /// Moves the system calls counted on this thread into the loop's
+    /// counters (once per tick, and before the metrics are read).
+    pub(crate) fn collect_calls(&self) {
+        let new = stats::take();
+        let mut c = self.calls.get();
+        c.reads = c.reads.wrapping_add(new.reads);
+        c.writes = c.writes.wrapping_add(new.writes);
+        c.accepts = c.accepts.wrapping_add(new.accepts);
+        c.would_blocks = c.would_blocks.wrapping_add(new.would_blocks);
+        self.calls.set(c);
     }
 }

@@ -97,19 +97,31 @@ pub(crate) fn poll_with(budget: Budget, poll: impl FnOnce() -> bool) -> (bool, b
 /// n bytes spends `1 + n / BYTES_PER_UNIT` units.
 pub(crate) const BYTES_PER_UNIT: usize = 4096;
 
-/// Charges a stream transfer of `bytes` on top of its operation's unit
-/// (see the module docs); never below zero, never on an unlimited budget.
+/// Before a leaf operation: `true` if the task may go on; else wakes the
+/// task, marks the poll as forced to yield, and returns `false` (the
+/// operation then returns `Pending` without being tried). Spends nothing:
+/// the operation calls [`spend`] once it completes.
 #[inline]
-pub(crate) fn spend_bytes(bytes: usize) {
-    let extra = bytes / BYTES_PER_UNIT;
-    if extra == 0 {
-        return;
+pub(crate) fn has_budget(cx: &mut Context<'_>) -> bool {
+    let bits = BUDGET.get();
+    if bits & !FORCED == 0 {
+        force_yield(bits, cx);
+        return false;
     }
+    true
+}
+
+/// After a leaf operation completed (`Ready`, success or error): spends its
+/// unit, plus one per [`BYTES_PER_UNIT`] of the `bytes` a stream transfer
+/// moved (see the module docs); never below zero, never on an unlimited
+/// budget.
+#[inline]
+pub(crate) fn spend(bytes: usize) {
     let bits = BUDGET.get();
     let left = bits & !FORCED;
     if left != UNLIMITED {
-        let extra = u32::try_from(extra).unwrap_or(u32::MAX);
-        BUDGET.set(bits & FORCED | left.saturating_sub(extra));
+        let units = 1 + (bytes / BYTES_PER_UNIT).min(u32::MAX as usize - 1) as u32;
+        BUDGET.set(bits & FORCED | left.saturating_sub(units));
     }
 }
 
@@ -151,18 +163,12 @@ pub(crate) fn forced() -> bool {
 /// running `op` once the budget is spent.
 #[inline]
 pub(crate) fn cooperate<T>(cx: &mut Context<'_>, op: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
-    let bits = BUDGET.get();
-    if bits & !FORCED == 0 {
-        force_yield(bits, cx);
+    if !has_budget(cx) {
         return Poll::Pending;
     }
     let res = op(cx);
-    if res.is_ready() && bits & !FORCED != UNLIMITED {
-        // Read again: `op` may have run nested leaf operations.
-        let bits = BUDGET.get();
-        if bits & !FORCED != 0 {
-            BUDGET.set(bits - 1);
-        }
+    if res.is_ready() {
+        spend(0);
     }
     res
 }
@@ -263,25 +269,23 @@ mod tests {
     fn large_transfers_spend_a_unit_per_4_kib() {
         let mut cx = Context::from_waker(Waker::noop());
         let ((), forced) = with_budget(Budget::new(40), || {
-            // 64 KiB: 1 + 16 units, twice; then 6 units are left.
+            // 64 KiB: 1 + 16 units, twice: 6 are left.
             for _ in 0..2 {
-                assert!(cooperate(&mut cx, |_| {
-                    spend_bytes(64 * 1024);
-                    Poll::Ready(())
-                })
-                .is_ready());
+                assert!(has_budget(&mut cx));
+                spend(64 * 1024);
             }
-            spend_bytes(100); // below 4 KiB: nothing beyond the unit
-            for _ in 0..6 {
+            spend(100); // below 4 KiB: one unit, 5 left
+            spend(0); // 4 left
+            for _ in 0..4 {
                 assert!(poll_proceed(&mut cx).is_ready());
             }
-            assert!(poll_proceed(&mut cx).is_pending(), "40 units spent");
-            spend_bytes(1 << 20); // never below zero, and FORCED stays
+            assert!(!has_budget(&mut cx), "40 units spent");
+            spend(1 << 20); // never below zero, and FORCED stays
             assert!(forced());
         });
         assert!(forced);
         let ((), _) = with_budget(Budget::UNCONSTRAINED, || {
-            spend_bytes(1 << 30);
+            spend(1 << 30);
             assert!(poll_proceed(&mut cx).is_ready(), "unlimited stays unlimited");
         });
     }
