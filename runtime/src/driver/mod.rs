@@ -88,8 +88,7 @@ pub(crate) struct Driver {
 impl Driver {
     /// A new poller (and its wake-up fd) with room for `max_events` per wait.
     pub(crate) fn new(max_events: usize) -> io::Result<Driver> {
-        let handle =
-            Arc::new(Handle { poller: Poller::new()?, registry: Registry::default() });
+        let handle = Arc::new(Handle { poller: Poller::new()?, registry: Registry::default() });
         Ok(Driver { handle, events: Events::with_capacity(max_events), wakers: Vec::new() })
     }
 

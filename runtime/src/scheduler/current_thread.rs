@@ -12,8 +12,8 @@
 //! objects and sleeps polled on this thread; the guard restores what was
 //! there.
 
-use std::cell::{Cell, RefCell};
 use std::any::Any;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;

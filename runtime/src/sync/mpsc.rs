@@ -196,10 +196,9 @@ pub struct UnboundedSender<T> {
 /// The receiving half of either kind of channel.
 ///
 /// [`recv`](Receiver::recv) waits for the next message and returns `None`
-/// once every sender is gone and the queue is drained;
-/// [`close`](Receiver::close) refuses new messages but keeps the queued ones.
-/// (Unlike tokio's, a closed receiver still waits for its senders to be
-/// dropped before `recv` returns `None`.)
+/// once the queue is drained and no message can come any more: every
+/// sender is gone, or [`close`](Receiver::close) was called, which refuses
+/// new messages but keeps the queued ones (as tokio's does).
 ///
 /// ```
 /// use runtime::sync::mpsc::{self, TryRecvError};
@@ -213,8 +212,7 @@ pub struct UnboundedSender<T> {
 ///     assert!(tx.send(3).is_err(), "closed: the value comes back in the error");
 ///     assert_eq!(rx.recv().await, Some(1));
 ///     assert_eq!(rx.recv().await, Some(2));
-///     drop(tx);
-///     assert_eq!(rx.recv().await, None);
+///     assert_eq!(rx.recv().await, None, "closed and drained, though tx is alive");
 /// });
 /// ```
 pub struct Receiver<T> {
@@ -282,7 +280,8 @@ impl<T> Error for TrySendError<T> {}
 pub enum TryRecvError {
     /// Nothing queued; senders are alive.
     Empty,
-    /// Nothing queued and every sender is gone.
+    /// Nothing queued and nothing can come: every sender is gone, or the
+    /// receiver was closed.
     Disconnected,
 }
 
@@ -290,7 +289,9 @@ impl fmt::Display for TryRecvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TryRecvError::Empty => f.write_str("channel empty"),
-            TryRecvError::Disconnected => f.write_str("channel empty and every sender dropped"),
+            TryRecvError::Disconnected => {
+                f.write_str("channel empty and closed (every sender dropped, or the receiver closed)")
+            }
         }
     }
 }
@@ -445,7 +446,7 @@ impl<T> fmt::Debug for Send<'_, T> {
 
 impl<T> Receiver<T> {
     /// Receives the next message, waiting if none is queued; `None` once
-    /// the queue is empty and every sender is gone.
+    /// the queue is empty and every sender is gone or the receiver closed.
     pub async fn recv(&mut self) -> Option<T> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
@@ -463,7 +464,7 @@ impl<T> Receiver<T> {
                 }
                 return Poll::Ready(Some(v));
             }
-            if s.senders == 0 {
+            if s.senders == 0 || s.rx_closed {
                 return Poll::Ready(None);
             }
             if !s.rx_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
@@ -485,7 +486,7 @@ impl<T> Receiver<T> {
                 }
                 Ok(v)
             }
-            None if s.senders == 0 => Err(TryRecvError::Disconnected),
+            None if s.senders == 0 || s.rx_closed => Err(TryRecvError::Disconnected),
             None => Err(TryRecvError::Empty),
         }
     }
