@@ -284,14 +284,17 @@ where
 {
     // From the `block_on` future of a runtime with several workers: spread.
     let mut future = Some(future);
-    let spread = context::with_current(|core| {
-        let handle = Handle::of_loop(core).filter(|h| core.in_main() && h.workers() > 1)?;
-        Some(handle.spawn(future.take().expect("taken once")))
+    let join = context::with_current(|core| {
+        let fut = future.take().expect("taken once");
+        match core.spreads_spawns().then(|| Handle::of_loop(core)).flatten() {
+            Some(handle) => handle.spawn(fut),
+            None => core.spawn(fut),
+        }
     });
-    if let Some(Some(join)) = spread {
-        return join;
+    match join {
+        Some(join) => join,
+        None => outside_a_runtime(),
     }
-    spawn_current(future.expect("not taken unless spread"))
 }
 
 /// Spawns a `!Send` task on the current runtime (it can hold `Rc`s and
@@ -324,11 +327,17 @@ where
 fn spawn_current<F: Future + 'static>(future: F) -> JoinHandle<F::Output> {
     match context::with_current(|core| core.spawn(future)) {
         Some(handle) => handle,
-        None => panic!(
-            "weft: spawn called outside of a runtime; call it from inside `block_on` or a task, \
-             or use `Runtime::spawn`"
-        ),
+        None => outside_a_runtime(),
     }
+}
+
+#[cold]
+#[track_caller]
+fn outside_a_runtime() -> ! {
+    panic!(
+        "weft: spawn called outside of a runtime; call it from inside `block_on` or a task, \
+         or use `Runtime::spawn`"
+    )
 }
 
 /// The counters of the runtime running on this thread, if any.

@@ -174,6 +174,8 @@ pub(crate) struct Core {
     /// The `block_on` future is being polled (not a task): its `spawn`s
     /// are spread over the runtime's workers.
     in_main: Cell<bool>,
+    /// The runtime has more than one worker (spreading is worth a look).
+    several_workers: bool,
     /// Set when each tick is traced to stderr (`Builder::trace`, `WEFT_TRACE=1`).
     trace: Option<Trace>,
 }
@@ -188,7 +190,13 @@ struct Trace {
 }
 
 impl Core {
-    pub(crate) fn new(config: Config, runtime: Arc<dyn Any + Send + Sync>, worker: usize) -> io::Result<Core> {
+    /// Loop `worker` of a runtime of `workers`, which it keeps (opaque) as `runtime`.
+    pub(crate) fn new(
+        config: Config,
+        runtime: Arc<dyn Any + Send + Sync>,
+        worker: usize,
+        workers: usize,
+    ) -> io::Result<Core> {
         let driver = Driver::new(config.max_events)?;
         let shared = Arc::new(Shared {
             injector: Handoff::new(),
@@ -212,6 +220,7 @@ impl Core {
             counters: Counters::default(),
             runtime,
             in_main: Cell::new(false),
+            several_workers: workers > 1,
             trace: config.trace.then(|| Trace { worker, last: Cell::new((0, 0, 0)) }),
         })
     }
@@ -237,9 +246,10 @@ impl Core {
         JoinHandle::new(join)
     }
 
-    /// True while the `block_on` future (not a task) is being polled.
-    pub(crate) fn in_main(&self) -> bool {
-        self.in_main.get()
+    /// True while the `block_on` future (not a task) of a runtime with
+    /// several workers is being polled: its spawns are spread over them.
+    pub(crate) fn spreads_spawns(&self) -> bool {
+        self.several_workers && self.in_main.get()
     }
 
     /// Lists a new task and queues it.

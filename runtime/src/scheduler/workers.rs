@@ -31,7 +31,7 @@ pub(crate) fn start(config: Config, n: usize, pin: bool) -> io::Result<(Rc<Core>
     if pin {
         crate::sys::pin_to_cpu(0)?;
     }
-    let core = Rc::new(Core::new(config, inner.clone(), 0)?);
+    let core = Rc::new(Core::new(config, inner.clone(), 0, n)?);
     let mut shared = vec![core.shared.clone()];
     let mut workers = Workers { threads: Vec::new() };
     for i in 1..n {
@@ -42,7 +42,7 @@ pub(crate) fn start(config: Config, n: usize, pin: bool) -> io::Result<(Rc<Core>
                 if pin {
                     crate::sys::pin_to_cpu(i)?;
                 }
-                Core::new(config, inner_i.clone(), i)
+                Core::new(config, inner_i.clone(), i, n)
             })();
             let core = match started {
                 Ok(core) => Rc::new(core),
