@@ -5,7 +5,10 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::rc::Rc;
+use std::time::Duration;
 
+pub use crate::driver::Backend;
+use crate::driver::{self, UringConfig};
 use crate::scheduler::current_thread::{self as context, Config, Core};
 pub use crate::scheduler::Metrics;
 use crate::task::JoinHandle;
@@ -14,6 +17,8 @@ use crate::task::JoinHandle;
 const DEFAULT_EVENT_INTERVAL: usize = 128;
 /// Default capacity of the kernel event buffer.
 const DEFAULT_MAX_EVENTS: usize = 1024;
+/// The environment variable that sets the default backend.
+const BACKEND_VAR: &str = "WEFT_BACKEND";
 
 /// A single-threaded async runtime: an executor, a reactor and timers.
 ///
@@ -58,6 +63,12 @@ impl fmt::Debug for Runtime {
 pub struct Builder {
     event_interval: usize,
     max_events: usize,
+    /// Set by [`Builder::backend`]; overrides the environment.
+    backend: Option<Backend>,
+    /// What `WEFT_BACKEND` said when the builder was made (`Epoll` if
+    /// unset), or why its value is invalid.
+    env_backend: Result<Backend, String>,
+    uring: UringConfig,
 }
 
 impl Default for Builder {
@@ -68,8 +79,56 @@ impl Default for Builder {
 
 impl Builder {
     /// The default configuration.
+    ///
+    /// The backend defaults to `WEFT_BACKEND` (`epoll`, `io_uring` or
+    /// `auto`), read here, or [`Backend::Epoll`] when it is unset.
     pub fn new() -> Builder {
-        Builder { event_interval: DEFAULT_EVENT_INTERVAL, max_events: DEFAULT_MAX_EVENTS }
+        Builder {
+            event_interval: DEFAULT_EVENT_INTERVAL,
+            max_events: DEFAULT_MAX_EVENTS,
+            backend: None,
+            env_backend: backend_from_env(),
+            uring: UringConfig::default(),
+        }
+    }
+
+    /// Which driver the runtime waits on (default: `WEFT_BACKEND`, else
+    /// [`Backend::Epoll`]). This overrides the environment variable, even
+    /// an invalid value of it.
+    pub fn backend(mut self, backend: Backend) -> Builder {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// io_uring only: the submission and completion queue sizes (rounded up
+    /// to powers of two by the kernel; 0 keeps the default of 256 and 4096).
+    /// More ops per tick than SQ entries cost extra submissions; a CQ that
+    /// fills spills completions to the kernel's overflow list (nothing is
+    /// lost, draining it costs extra system calls). The CQ must be at least
+    /// the SQ.
+    pub fn io_uring_entries(mut self, sq: u32, cq: u32) -> Builder {
+        self.uring.sq_entries = sq;
+        self.uring.cq_entries = cq;
+        self
+    }
+
+    /// io_uring only: a kernel thread polls the submission queue
+    /// (`IORING_SETUP_SQPOLL`), going to sleep after `idle` without work.
+    /// Submitting then needs no system call while it is awake; the thread
+    /// costs a core's worth of polling while busy. Off by default.
+    pub fn io_uring_sqpoll(mut self, idle: Duration) -> Builder {
+        self.uring.sqpoll_idle = Some(idle);
+        self
+    }
+
+    /// For tests only: the io_uring setup fails as if `io_uring_setup(2)`
+    /// had returned `errno` (e.g. `EPERM` for a container that forbids it),
+    /// so the fallback of [`Backend::Auto`] and the error of
+    /// [`Backend::IoUring`] can be checked on a machine where io_uring works.
+    #[doc(hidden)]
+    pub fn io_uring_fail_setup_for_tests(mut self, errno: i32) -> Builder {
+        self.uring.fail_setup = Some(errno);
+        self
     }
 
     /// How many tasks are polled per tick before the loop checks the
@@ -86,10 +145,34 @@ impl Builder {
         self
     }
 
-    /// Creates the runtime: an epoll (or kqueue) instance and its wake-up fd.
+    /// Creates the runtime: an epoll (or kqueue) instance and its wake-up
+    /// fd, or an io_uring ring with its buffers.
+    ///
+    /// Fails with `InvalidInput` if `WEFT_BACKEND` holds an unknown value
+    /// (and no backend was set), and with the reason if
+    /// [`Backend::IoUring`] cannot be set up.
     pub fn build(self) -> io::Result<Runtime> {
-        let config = Config { event_interval: self.event_interval, max_events: self.max_events };
+        let backend = match (self.backend, self.env_backend) {
+            (Some(b), _) | (None, Ok(b)) => b,
+            (None, Err(why)) => return Err(io::Error::new(io::ErrorKind::InvalidInput, why)),
+        };
+        let driver = driver::Config { backend, max_events: self.max_events, uring: self.uring };
+        let config = Config { event_interval: self.event_interval, driver };
         Ok(Runtime { core: Rc::new(Core::new(config)?) })
+    }
+}
+
+/// The backend `WEFT_BACKEND` names (`Epoll` if unset), or why it is invalid.
+fn backend_from_env() -> Result<Backend, String> {
+    match std::env::var(BACKEND_VAR) {
+        Err(std::env::VarError::NotPresent) => Ok(Backend::Epoll),
+        Err(std::env::VarError::NotUnicode(v)) => {
+            Err(format!("{BACKEND_VAR}={v:?} is not a backend (accepted: epoll, io_uring, auto)"))
+        }
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{BACKEND_VAR}={v:?} is not a backend (accepted: epoll, io_uring, auto)")),
     }
 }
 
@@ -138,6 +221,12 @@ impl Runtime {
     /// The runtime's counters.
     pub fn metrics(&self) -> Metrics {
         self.core.metrics()
+    }
+
+    /// The driver this runtime waits on: [`Backend::Epoll`] or
+    /// [`Backend::IoUring`] (`Auto` is resolved when the runtime is built).
+    pub fn backend(&self) -> Backend {
+        self.core.backend()
     }
 }
 
@@ -231,6 +320,17 @@ fn spawn_current<F: Future + 'static>(future: F) -> JoinHandle<F::Output> {
 /// The counters of the runtime running on this thread, if any.
 pub fn metrics() -> Option<Metrics> {
     context::with_current(|core| core.metrics())
+}
+
+/// The backend of the runtime running on this thread, if any.
+///
+/// ```
+/// let backend = runtime::block_on(async { runtime::backend() });
+/// assert!(backend.is_some());
+/// assert_eq!(runtime::backend(), None);
+/// ```
+pub fn backend() -> Option<Backend> {
+    context::with_current(|core| core.backend())
 }
 
 /// True if the calling thread is inside a weft runtime (`block_on` or a task).

@@ -4,7 +4,7 @@
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use crate::driver;
 use crate::reactor::{Direction, Interest, Ready, ReadyEvent, ScheduledIo};
@@ -18,6 +18,9 @@ pub(crate) struct Registration {
     handle: Arc<driver::Handle>,
     /// The registry entry: cached readiness and parked wakers.
     io: Arc<ScheduledIo>,
+    /// The completion driver's state for the fd (its stream reads and
+    /// writes, its readiness polls); `None` with the readiness driver.
+    completion: Option<Arc<driver::Completion>>,
 }
 
 /// Whether a successful operation drained the fd's readiness.
@@ -34,19 +37,37 @@ pub(crate) enum Drained {
 impl Registration {
     /// Registers `fd` with `handle` for `interest`, starting with `initial` readiness.
     pub(crate) fn new(handle: Arc<driver::Handle>, fd: RawFd, interest: Interest, initial: Ready) -> io::Result<Self> {
-        let io = handle.register(fd, interest, initial)?;
-        Ok(Registration { handle, io })
+        let (io, completion) = handle.register(fd, interest, initial)?;
+        Ok(Registration { handle, io, completion })
     }
 
     /// Removes `fd` from its driver; call it before closing the fd.
     pub(crate) fn deregister(&self, fd: RawFd) -> io::Result<()> {
-        self.handle.deregister(fd, &self.io)
+        self.handle.deregister(fd, &self.io, self.completion.as_ref())
+    }
+
+    /// The completion driver's state for the fd, if that is the driver.
+    #[inline]
+    pub(crate) fn completion(&self) -> Option<&Arc<driver::Completion>> {
+        self.completion.as_ref()
+    }
+
+    /// A wait for `dir` parked: the completion driver arms what reports it.
+    #[inline]
+    fn parked(&self, dir: Direction) {
+        if let Some(c) = &self.completion {
+            c.on_pending(dir);
+        }
     }
 
     /// Ready once `dir` may make progress; parks the task's waker otherwise.
     #[inline]
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<ReadyEvent>> {
-        self.io.poll_ready(cx, dir)
+        let res = self.io.poll_ready(cx, dir);
+        if res.is_pending() {
+            self.parked(dir);
+        }
+        res
     }
 
     /// Waits for `dir`'s readiness and runs `op`; a `WouldBlock` clears the
@@ -63,11 +84,18 @@ impl Registration {
         mut op: impl FnMut() -> io::Result<R>,
         len_of: impl Fn(&R) -> usize,
     ) -> Poll<io::Result<R>> {
+        if let (Some(c), Direction::Write) = (&self.completion, dir) {
+            // Bytes a stream write buffered go first.
+            ready!(c.poll_flush(cx))?;
+        }
         loop {
             let event = match self.io.poll_ready(cx, dir) {
                 Poll::Ready(Ok(ev)) => ev,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    self.parked(dir);
+                    return Poll::Pending;
+                }
             };
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear_readiness(event),

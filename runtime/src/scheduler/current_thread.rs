@@ -34,12 +34,12 @@ use crate::util::slab::{Slab, Token};
 use crate::util::wake_all;
 
 /// How a loop is set up (from the runtime's `Builder`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Config {
     /// Tasks polled per tick before the loop checks I/O and timers again.
     pub(crate) event_interval: usize,
-    /// Capacity of the kernel event buffer.
-    pub(crate) max_events: usize,
+    /// The driver: which backend, and its sizes.
+    pub(crate) driver: driver::Config,
 }
 
 /// The thread-safe part of a loop: the hook every one of its tasks holds.
@@ -131,7 +131,7 @@ pub(crate) struct Core {
 
 impl Core {
     pub(crate) fn new(config: Config) -> io::Result<Core> {
-        let driver = Driver::new(config.max_events)?;
+        let driver = Driver::new(&config.driver)?;
         let shared = Arc::new(Shared {
             injector: Handoff::new(),
             driver: driver.handle().clone(),
@@ -232,7 +232,9 @@ impl Core {
             if busy { Some(Duration::ZERO) } else { next.map(|d| d.saturating_duration_since(Instant::now())) };
         if let Err(e) = self.driver.borrow_mut().park(timeout) {
             // epoll_wait/kevent fail only on invalid arguments (EBADF, EFAULT,
-            // EINVAL): a broken invariant, not a condition to retry.
+            // EINVAL), io_uring_enter also on a kernel out of memory for its
+            // overflow list (EBADR): a broken invariant or lost completions,
+            // not a condition to retry.
             panic!("weft: waiting for I/O events failed: {e}");
         }
         let mut due = std::mem::take(&mut *self.due.borrow_mut());
@@ -274,7 +276,15 @@ impl Core {
             queued_tasks: self.run_queue.borrow().len(),
             registered_fds: self.shared.driver.registered(),
             pending_timers: self.timers.len(),
+            in_flight_ops: self.shared.driver.in_flight_ops(),
+            held_buffers: self.shared.driver.held_buffers(),
+            cq_overflows: self.shared.driver.cq_overflows(),
         }
+    }
+
+    /// The driver's backend.
+    pub(crate) fn backend(&self) -> driver::Backend {
+        self.shared.driver.backend()
     }
 }
 
