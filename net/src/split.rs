@@ -99,7 +99,7 @@ impl<S: SplitStream> OwnedReadHalf<S> {
 
     /// Reads incoming data without consuming it.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.io().read_with(|s| s.peek(buf)).await
+        std::future::poll_fn(|cx| self.inner.io().poll_peek(cx, buf)).await
     }
 }
 
@@ -133,8 +133,12 @@ impl<S: SplitStream> Drop for OwnedWriteHalf<S> {
     }
 }
 
-/// Shuts down the write side of `stream`: the peer reads EOF.
-pub(crate) fn poll_shutdown<S: sealed::Stream>(stream: &S) -> Poll<io::Result<()>> {
+/// Flushes, then shuts down the write side of `stream`: the peer reads
+/// everything written, then EOF.
+pub(crate) fn poll_shutdown<S: sealed::Stream>(stream: &S, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    if let Err(e) = std::task::ready!(stream.io().poll_flush(cx)) {
+        return Poll::Ready(Err(e));
+    }
     Poll::Ready(match stream.shutdown(Shutdown::Write) {
         // Already disconnected: nothing left to shut down.
         Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
@@ -171,12 +175,12 @@ impl<S: SplitStream> AsyncWrite for WriteHalf<'_, S> {
         true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.io().poll_flush(cx)
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        poll_shutdown(self.0)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        poll_shutdown(self.0, cx)
     }
 }
 
@@ -197,12 +201,12 @@ impl<S: SplitStream> AsyncWrite for OwnedWriteHalf<S> {
         true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.io().poll_flush(cx)
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        poll_shutdown(&*self.inner)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        poll_shutdown(&*self.inner, cx)
     }
 }
 
