@@ -19,6 +19,8 @@ const DEFAULT_EVENT_INTERVAL: usize = 128;
 const DEFAULT_MAX_EVENTS: usize = 1024;
 /// The environment variable that sets the default backend.
 const BACKEND_VAR: &str = "WEFT_BACKEND";
+/// The environment variable that turns on SQPOLL by default (idle milliseconds).
+const SQPOLL_VAR: &str = "WEFT_IO_URING_SQPOLL";
 
 /// A single-threaded async runtime: an executor, a reactor and timers.
 ///
@@ -68,6 +70,10 @@ pub struct Builder {
     /// What `WEFT_BACKEND` said when the builder was made (`Epoll` if
     /// unset), or why its value is invalid.
     env_backend: Result<Backend, String>,
+    /// `Builder::io_uring_sqpoll` was called: `WEFT_IO_URING_SQPOLL` is ignored.
+    sqpoll_set: bool,
+    /// What `WEFT_IO_URING_SQPOLL` said, or why its value is invalid.
+    env_sqpoll: Result<Option<Duration>, String>,
     uring: UringConfig,
 }
 
@@ -81,13 +87,16 @@ impl Builder {
     /// The default configuration.
     ///
     /// The backend defaults to `WEFT_BACKEND` (`epoll`, `io_uring` or
-    /// `auto`), read here, or [`Backend::Epoll`] when it is unset.
+    /// `auto`), read here, or [`Backend::Epoll`] when it is unset; io_uring's
+    /// SQPOLL to `WEFT_IO_URING_SQPOLL` (the idle time in milliseconds), or off.
     pub fn new() -> Builder {
         Builder {
             event_interval: DEFAULT_EVENT_INTERVAL,
             max_events: DEFAULT_MAX_EVENTS,
             backend: None,
             env_backend: backend_from_env(),
+            sqpoll_set: false,
+            env_sqpoll: sqpoll_from_env(),
             uring: UringConfig::default(),
         }
     }
@@ -115,9 +124,12 @@ impl Builder {
     /// io_uring only: a kernel thread polls the submission queue
     /// (`IORING_SETUP_SQPOLL`), going to sleep after `idle` without work.
     /// Submitting then needs no system call while it is awake; the thread
-    /// costs a core's worth of polling while busy. Off by default.
+    /// costs a core's worth of polling while busy (it runs on the cores the
+    /// creating thread may run on). Off by default, or as
+    /// `WEFT_IO_URING_SQPOLL` says; this overrides the variable.
     pub fn io_uring_sqpoll(mut self, idle: Duration) -> Builder {
         self.uring.sqpoll_idle = Some(idle);
+        self.sqpoll_set = true;
         self
     }
 
@@ -151,14 +163,28 @@ impl Builder {
     /// Fails with `InvalidInput` if `WEFT_BACKEND` holds an unknown value
     /// (and no backend was set), and with the reason if
     /// [`Backend::IoUring`] cannot be set up.
-    pub fn build(self) -> io::Result<Runtime> {
+    pub fn build(mut self) -> io::Result<Runtime> {
         let backend = match (self.backend, self.env_backend) {
             (Some(b), _) | (None, Ok(b)) => b,
             (None, Err(why)) => return Err(io::Error::new(io::ErrorKind::InvalidInput, why)),
         };
+        if !self.sqpoll_set && matches!(backend, Backend::IoUring | Backend::Auto) {
+            self.uring.sqpoll_idle = self.env_sqpoll.map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
+        }
         let driver = driver::Config { backend, max_events: self.max_events, uring: self.uring };
         let config = Config { event_interval: self.event_interval, driver };
         Ok(Runtime { core: Rc::new(Core::new(config)?) })
+    }
+}
+
+/// The SQPOLL idle time `WEFT_IO_URING_SQPOLL` gives in milliseconds (`None`
+/// if unset), or why it is invalid.
+fn sqpoll_from_env() -> Result<Option<Duration>, String> {
+    match std::env::var(SQPOLL_VAR) {
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Ok(v) if v.trim().parse::<u64>().is_ok() => Ok(v.trim().parse().ok().map(Duration::from_millis)),
+        Ok(v) => Err(format!("{SQPOLL_VAR}={v:?} is not a number of milliseconds")),
+        Err(std::env::VarError::NotUnicode(v)) => Err(format!("{SQPOLL_VAR}={v:?} is not a number of milliseconds")),
     }
 }
 

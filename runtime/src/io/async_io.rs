@@ -155,6 +155,7 @@ impl<T: AsFd> Async<T> {
 
     /// Ready once the fd may be readable (if `interest` includes reading)
     /// or writable; parks the task's waker otherwise.
+    #[inline]
     pub fn poll_ready(&self, cx: &mut Context<'_>, interest: Interest) -> Poll<io::Result<()>> {
         self.registration()?.poll_ready(cx, direction(interest)).map_ok(|_| ())
     }
@@ -215,12 +216,12 @@ impl<T: AsFd> Async<T> {
     /// the next event instead of paying for an `EAGAIN`.
     #[inline]
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let fd = self.fd();
+        let len = buf.len();
         let reg = self.registration()?;
         if let Some(c) = reg.completion() {
             return c.poll_read(cx, buf);
         }
-        let fd = self.fd();
-        let len = buf.len();
         reg.poll_io(cx, Direction::Read, Drained::IfShorterThan(len), || sys::recv(fd, buf), |&n| n)
     }
 
@@ -242,11 +243,11 @@ impl<T: AsFd> Async<T> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
+        let fd = self.fd();
         let reg = self.registration()?;
         if let Some(c) = reg.completion() {
             return c.poll_write(cx, &[IoSlice::new(buf)]);
         }
-        let fd = self.fd();
         reg.poll_io(cx, Direction::Write, Drained::IfShorterThan(buf.len()), || sys::send(fd, buf), |&n| n)
     }
 
@@ -289,23 +290,23 @@ impl<T: AsFd> Async<T> {
     /// [`Async::poll_read`] without waiting: `ErrorKind::WouldBlock` if no
     /// data is ready.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let fd = self.fd();
+        let len = buf.len();
         let reg = self.registration()?;
         if let Some(c) = reg.completion() {
             return c.try_read(buf);
         }
-        let fd = self.fd();
-        let len = buf.len();
         reg.try_io(&[Direction::Read], Drained::IfShorterThan(len), || sys::recv(fd, buf), |&n| n)
     }
 
     /// [`Async::poll_write`] without waiting: `ErrorKind::WouldBlock` if the
     /// send buffer is full.
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        let fd = self.fd();
         let reg = self.registration()?;
         if let Some(c) = reg.completion() {
             return c.try_write(&[IoSlice::new(buf)]);
         }
-        let fd = self.fd();
         reg.try_io(&[Direction::Write], Drained::IfShorterThan(buf.len()), || sys::send(fd, buf), |&n| n)
     }
 }
@@ -363,6 +364,7 @@ pub struct Readable<'a, T: AsFd> {
 impl<T: AsFd> Future for Readable<'_, T> {
     type Output = io::Result<()>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.io.poll_ready(cx, Interest::READABLE)
     }
@@ -383,6 +385,7 @@ pub struct Writable<'a, T: AsFd> {
 impl<T: AsFd> Future for Writable<'_, T> {
     type Output = io::Result<()>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.io.poll_ready(cx, Interest::WRITABLE)
     }

@@ -53,7 +53,6 @@ impl Registration {
     }
 
     /// A wait for `dir` parked: the completion driver arms what reports it.
-    #[inline]
     fn parked(&self, dir: Direction) {
         if let Some(c) = &self.completion {
             c.on_pending(dir);
@@ -63,6 +62,15 @@ impl Registration {
     /// Ready once `dir` may make progress; parks the task's waker otherwise.
     #[inline]
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<ReadyEvent>> {
+        if self.completion.is_some() {
+            // Out of line: the readiness path keeps its size.
+            return self.poll_ready_completion(cx, dir);
+        }
+        self.io.poll_ready(cx, dir)
+    }
+
+    #[inline(never)]
+    fn poll_ready_completion(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<ReadyEvent>> {
         let res = self.io.poll_ready(cx, dir);
         if res.is_pending() {
             self.parked(dir);

@@ -710,11 +710,20 @@ impl Driver {
 
     fn poll_done(&mut self, source: &Arc<Source>, dir: Direction, cqe: &Cqe) {
         let mut st = source.lock();
-        let slot = &mut st.polls[dir as usize];
-        slot.op = None;
-        slot.cancelling = false;
-        if cqe.res() > 0 && !st.closed {
+        st.polls[dir as usize].op = None;
+        st.polls[dir as usize].cancelling = false;
+        if st.closed || self.shared.is_closed() {
+            return;
+        }
+        if cqe.res() > 0 {
             source.io.set_readiness(ready_from_poll(cqe.res() as u32), &mut self.wakers);
+        } else if cqe.res() != -libc::ECANCELED {
+            // No readiness to report (the poll failed): poll again rather
+            // than leave a parked task without an op to wake it.
+            st.polls[dir as usize].wanted = true;
+        }
+        if st.polls[dir as usize].wanted {
+            source.mark_dirty_from_loop(&mut st);
         }
     }
 

@@ -36,7 +36,8 @@ pub(crate) const SEND_CAP: usize = 64 * 1024;
 const SEND_MIN: usize = 4096;
 /// Unread provided buffers an fd may hold before its recv is paused (64 KiB
 /// with 4 KiB buffers): past it, the socket's own receive buffer (and TCP's
-/// window) hold the data back.
+/// window) hold the data back. The cancel lands at the next enter, so the
+/// kernel may fill up to a batch (its multishot retries) more.
 pub(crate) const MAX_HELD: usize = 16;
 
 /// One registered fd in the completion driver.
