@@ -606,7 +606,9 @@ fn a_slow_reader_holds_a_bounded_share_of_the_buffers() -> io::Result<()> {
         join_thread(flood).await??;
         let held = metrics()?.held_buffers;
         eprintln!("the slow reader holds {held} provided buffers");
-        assert!(held <= 32, "one reader took {held} buffers");
+        // The recv is cancelled at 16 held buffers; the kernel may fill a
+        // batch more before the cancel lands. Either way a small share of 1,024.
+        assert!(held <= 64, "one reader took {held} buffers");
         // Others are still served.
         echo_load(20, 8, 512, 2).await?;
         // And the slow reader gets its bytes in order once it reads.
@@ -654,4 +656,32 @@ fn dropping_the_runtime_with_ops_in_flight_releases_everything() -> io::Result<(
     drop(peers);
     assert_eq!(open_fds()?, fds, "the runtime's sockets, ring and eventfd are closed");
     Ok(())
+}
+
+#[test]
+fn sqpoll_serves_echoes_and_closes_sockets() -> io::Result<()> {
+    let _fds = fd_lock();
+    let builder = Builder::new().io_uring_sqpoll(Duration::from_millis(20));
+    let rt = match uring(builder) {
+        Ok(Some(rt)) => rt,
+        Ok(None) => return Ok(()),
+        // SQPOLL may need privileges the machine does not grant.
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            eprintln!("skipped: SQPOLL is not permitted here: {e}");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    rt.block_on(within(LIMIT, "sqpoll echo", async {
+        let base = metrics()?;
+        echo_load(50, 16, 256, 2).await?;
+        // A dropped listener is closed once the poll thread has the cancel.
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        assert!(timeout(Duration::from_millis(10), listener.accept()).await.is_err());
+        drop(listener);
+        yield_until("the listener to close", || std::net::TcpStream::connect(addr).is_err()).await?;
+        settled(&base).await?;
+        Ok(())
+    }))
 }
