@@ -685,3 +685,23 @@ fn sqpoll_serves_echoes_and_closes_sockets() -> io::Result<()> {
         Ok(())
     }))
 }
+
+#[test]
+fn coalescing_waits_serve_echoes_and_keep_timers_on_time() -> io::Result<()> {
+    // A window far longer than anything below: were it not capped by the
+    // timers, the sleeps would take it.
+    let window = Duration::from_millis(100);
+    run_on(Builder::new().io_uring_coalesce(64, window), async {
+        let base = metrics()?;
+        for _ in 0..5 {
+            let start = Instant::now();
+            runtime::time::sleep(Duration::from_millis(2)).await;
+            assert!(start.elapsed() < window, "a 2 ms sleep took {:?}", start.elapsed());
+        }
+        // Fewer completions than asked for: each wait ends with the window.
+        echo_load(4, 4, 64, 1).await?;
+        settled(&base).await?;
+        Ok(())
+    })?;
+    Ok(())
+}

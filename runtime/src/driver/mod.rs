@@ -120,6 +120,9 @@ pub(crate) struct UringConfig {
     pub(crate) cq_entries: u32,
     /// `Some(idle)`: a kernel thread polls the SQ (`IORING_SETUP_SQPOLL`).
     pub(crate) sqpoll_idle: Option<Duration>,
+    /// `Some((n, window))`: an idle wait lasts until `n` completions have
+    /// arrived or `window` has passed.
+    pub(crate) coalesce: Option<(u32, Duration)>,
     /// Test hook: ring setup fails with this errno without calling the kernel.
     pub(crate) fail_setup: Option<i32>,
 }

@@ -253,6 +253,9 @@ pub(crate) struct Driver {
     waker_armed: bool,
     /// `drain` ran (the loop shut down).
     drained: bool,
+    /// `Builder::io_uring_coalesce`: an idle wait lasts until this many
+    /// completions, or this long.
+    coalesce: Option<(u32, Duration)>,
 }
 
 impl fmt::Debug for Driver {
@@ -319,6 +322,7 @@ impl Driver {
             wakers: Vec::new(),
             waker_armed: false,
             drained: false,
+            coalesce: config.coalesce.filter(|&(min, window)| min > 1 && !window.is_zero()),
         };
         driver.arm_waker();
         Ok(driver)
@@ -344,7 +348,17 @@ impl Driver {
             self.flush_staged()?;
             // Completions already waiting (left by a full CQ) must not wait for more.
             let timeout = if self.local.ring.borrow_mut().cq_len() > 0 { Some(Duration::ZERO) } else { timeout };
-            self.enter(1, timeout)?;
+            match self.coalesce {
+                // Nothing to run: sleep until several completions are in, or
+                // the window ends (then until the first, as without it).
+                Some((min, window)) if timeout.is_none_or(|t| t > window) => {
+                    self.enter(min, Some(window))?;
+                    if self.local.ring.borrow_mut().cq_len() == 0 {
+                        self.enter(1, timeout.map(|t| t - window))?;
+                    }
+                }
+                _ => self.enter(1, timeout)?,
+            }
             self.wait_for_sqpoll()?;
             drop(submit);
         }
