@@ -15,6 +15,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use super::Source;
 use crate::sys::uring::{BufRing, Cqe, Ring};
 
 /// One driver's ring and provided buffers.
@@ -32,6 +33,9 @@ pub(super) struct Local {
     /// Set when the driver gave up on the kernel: nothing here is ever
     /// dropped.
     leaked: Cell<bool>,
+    /// Sources whose state changed on this thread since the last tick (the
+    /// dirty list without a lock; other threads use `Shared::dirty`).
+    pub(super) dirty: RefCell<Vec<Arc<Source>>>,
 }
 
 thread_local! {
@@ -48,6 +52,7 @@ impl Local {
             bufs: RefCell::new(bufs),
             held,
             leaked: Cell::new(false),
+            dirty: RefCell::new(Vec::new()),
         });
         LOCAL.with(|l| l.borrow_mut().push(local.clone()));
         local

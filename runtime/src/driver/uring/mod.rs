@@ -247,6 +247,8 @@ pub(crate) struct Driver {
     cqes: Vec<Cqe>,
     /// Sources whose recv waits for a free provided buffer.
     starved: Vec<Arc<Source>>,
+    /// The dirty sources being reconciled (kept to reuse its allocation).
+    dirty: Vec<Arc<Source>>,
     /// Wakers collected while handling completions, woken after.
     wakers: Vec<Waker>,
     /// The waker's multishot poll is armed.
@@ -319,6 +321,7 @@ impl Driver {
             staged: Vec::new(),
             cqes: Vec::new(),
             starved: Vec::new(),
+            dirty: Vec::new(),
             wakers: Vec::new(),
             waker_armed: false,
             drained: false,
@@ -377,10 +380,19 @@ impl Driver {
                 source.mark_dirty_from_loop(&mut st);
             }
         }
-        let dirty = std::mem::take(&mut *self.shared.lock_dirty());
-        for source in dirty {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        std::mem::swap(&mut dirty, &mut *self.local.dirty.borrow_mut());
+        {
+            let mut shared = self.shared.lock_dirty();
+            if !shared.is_empty() {
+                dirty.append(&mut shared);
+            }
+        }
+        for source in dirty.drain(..) {
             self.reconcile(&source);
         }
+        // Keep the allocation for the next tick.
+        self.dirty = dirty;
     }
 
     /// Provided buffers the kernel can still fill.
@@ -847,6 +859,7 @@ impl Drop for Driver {
         self.drain();
         self.shared.gone.store(true, Ordering::Release);
         self.shared.lock_dirty().clear();
+        self.local.dirty.borrow_mut().clear();
         self.local.uninstall();
     }
 }

@@ -287,35 +287,27 @@ impl Source {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether this thread runs the source's loop (and can read its buffers).
-    fn on_loop_thread(&self) -> bool {
-        Local::with(self.shared_id(), |_| ()).is_some()
-    }
-
     fn shared_id(&self) -> usize {
         Arc::as_ptr(&self.shared) as usize
     }
 
-    /// Puts the source on the dirty list, once; wakes the loop if this is
-    /// another thread (on its own thread the loop is not waiting).
+    /// Puts the source on the dirty list, once: the loop's own list on its
+    /// thread; the shared one elsewhere, waking the loop.
     fn mark_dirty(self: &Arc<Self>, st: &mut State) {
-        if self.push_dirty(st) && !self.on_loop_thread() {
+        if st.queued || self.shared.is_gone() {
+            return;
+        }
+        st.queued = true;
+        let mut me = Some(self.clone());
+        if Local::with(self.shared_id(), |local| local.dirty.borrow_mut().extend(me.take())).is_none() {
+            self.shared.lock_dirty().extend(me);
             self.shared.unpark();
         }
     }
 
     /// [`Source::mark_dirty`] for the loop itself.
     pub(super) fn mark_dirty_from_loop(self: &Arc<Self>, st: &mut State) {
-        self.push_dirty(st);
-    }
-
-    fn push_dirty(self: &Arc<Self>, st: &mut State) -> bool {
-        if st.queued || self.shared.is_gone() {
-            return false;
-        }
-        st.queued = true;
-        self.shared.lock_dirty().push(self.clone());
-        true
+        self.mark_dirty(st);
     }
 
     /// Reads received bytes (`recv(2)` semantics: `Ok(0)` at end of stream);
