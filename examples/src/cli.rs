@@ -192,10 +192,14 @@ impl Args {
 }
 
 /// Prints `listening on ADDR` on stdout and flushes it: scripts and tests
-/// wait for this line before connecting.
+/// wait for this line before connecting. Called inside a weft runtime, the
+/// line ends with the backend it waits on: `listening on 127.0.0.1:8080 (io_uring)`.
 pub fn announce(addr: SocketAddr) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "listening on {addr}");
+    let _ = match runtime::backend() {
+        Some(backend) => writeln!(out, "listening on {addr} ({backend})"),
+        None => writeln!(out, "listening on {addr}"),
+    };
     let _ = out.flush();
 }
 

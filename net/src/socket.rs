@@ -123,11 +123,6 @@ impl Socket {
         Ok((Socket(fd), peer))
     }
 
-    /// Copies incoming data without consuming it.
-    pub(crate) fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        sys::recv(self.raw(), buf, libc::MSG_PEEK)
-    }
-
     /// Receives one message (see `sys::recv_msg`).
     pub(crate) fn recv_msg(&self, buf: &mut [u8], flags: libc::c_int) -> io::Result<Received> {
         sys::recv_msg(self.raw(), buf, flags)

@@ -185,7 +185,7 @@ impl<S: SplitStream> OwnedReadHalf<S> {
 
     /// Reads incoming data without consuming it.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.io().read_with(|s| s.peek(buf)).await
+        std::future::poll_fn(|cx| self.inner.io().poll_peek(cx, buf)).await
     }
 
     /// Waits for data and reads it into a buffer lent by the thread's pool;
@@ -245,8 +245,12 @@ impl<S: SplitStream> Drop for OwnedWriteHalf<S> {
     }
 }
 
-/// Shuts down the write side of `stream`: the peer reads EOF.
-pub(crate) fn poll_shutdown<S: sealed::Stream>(stream: &S) -> Poll<io::Result<()>> {
+/// Flushes, then shuts down the write side of `stream`: the peer reads
+/// everything written, then EOF.
+pub(crate) fn poll_shutdown<S: sealed::Stream>(stream: &S, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    if let Err(e) = std::task::ready!(stream.io().poll_flush(cx)) {
+        return Poll::Ready(Err(e));
+    }
     Poll::Ready(match stream.shutdown(Shutdown::Write) {
         // Already disconnected: nothing left to shut down.
         Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
@@ -283,12 +287,12 @@ impl<S: SplitStream> AsyncWrite for WriteHalf<'_, S> {
         true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.io().poll_flush(cx)
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        poll_shutdown(self.0)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        poll_shutdown(self.0, cx)
     }
 }
 
@@ -309,12 +313,12 @@ impl<S: SplitStream> AsyncWrite for OwnedWriteHalf<S> {
         true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.io().poll_flush(cx)
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        poll_shutdown(&*self.inner)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        poll_shutdown(&*self.inner, cx)
     }
 }
 

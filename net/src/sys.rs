@@ -241,13 +241,6 @@ pub(crate) fn recv_msg(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> io::Res
     Ok(Received { len: n as usize, from, truncated: msg.msg_flags & libc::MSG_TRUNC != 0 })
 }
 
-/// `recv(2)` with `flags` (e.g. `MSG_PEEK`).
-pub(crate) fn recv(fd: RawFd, buf: &mut [u8], flags: libc::c_int) -> io::Result<usize> {
-    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
-    let n = cvt_r(|| unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) })?;
-    Ok(n as usize)
-}
-
 /// `recv(2)` into memory that may be uninitialised: the kernel writes at
 /// most `buf.len()` bytes and never reads them, so on `Ok(n)` the first
 /// `n` elements of `buf` are initialised.

@@ -38,8 +38,9 @@
 //!   syscall helper; nothing else in the crate makes a syscall.
 //! - `reactor`: the wakers registry: per registered fd, its cached
 //!   readiness and the tasks waiting on it, in the runtime's one slab.
-//! - `driver`: what a loop waits on (the poller plus the registry), and the
-//!   handle I/O objects register with.
+//! - `driver`: what a loop waits on, and the handle I/O objects register
+//!   with: the readiness driver (the poller plus the registry) or, on Linux,
+//!   the io_uring completion driver ([`Backend`]).
 //! - [`time`]: the timer store, [`time::sleep`], [`time::timeout`], [`time::interval`].
 //! - [`task`]: the one-allocation task, its state word, [`JoinHandle`], and
 //!   the hook through which a woken task reaches its scheduler.
@@ -80,6 +81,8 @@ pub mod time;
 mod util;
 
 pub use crate::blocking::{blocking_threads, set_max_blocking_threads, spawn_blocking};
-pub use crate::runtime::{block_on, is_inside_runtime, metrics, spawn, spawn_local, Builder, Handle, Metrics, Runtime};
+pub use crate::runtime::{
+    backend, block_on, is_inside_runtime, metrics, spawn, spawn_local, Backend, Builder, Handle, Metrics, Runtime,
+};
 pub use crate::task::{yield_now, AbortHandle, JoinError, JoinHandle, YieldNow};
 pub use crate::task::{JoinNext, JoinSet};

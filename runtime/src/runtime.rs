@@ -6,7 +6,10 @@ use std::future::Future;
 use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
+pub use crate::driver::Backend;
+use crate::driver::{self, UringConfig};
 use crate::scheduler::current_thread::{self as context, Config, Core};
 use crate::scheduler::workers::{self, Workers};
 use crate::scheduler::HandleInner;
@@ -19,6 +22,13 @@ const DEFAULT_EVENT_INTERVAL: usize = 128;
 const DEFAULT_MAX_EVENTS: usize = 1024;
 /// Default leaf operations per task poll (tokio's figure).
 const DEFAULT_TASK_BUDGET: u32 = 128;
+/// The environment variable that sets the default backend.
+const BACKEND_VAR: &str = "WEFT_BACKEND";
+/// The environment variable that turns on SQPOLL by default (idle milliseconds).
+const SQPOLL_VAR: &str = "WEFT_IO_URING_SQPOLL";
+/// The environment variable that turns on completion coalescing by default
+/// (`completions,microseconds`).
+const COALESCE_VAR: &str = "WEFT_IO_URING_COALESCE";
 
 /// An async runtime: one or more event loops (workers), each an executor,
 /// a reactor and timers on its own thread.
@@ -85,6 +95,20 @@ pub struct Builder {
     worker_threads: usize,
     pin_workers: bool,
     trace: bool,
+    /// Set by [`Builder::backend`]; overrides the environment.
+    backend: Option<Backend>,
+    /// What `WEFT_BACKEND` said when the builder was made (`Epoll` if
+    /// unset), or why its value is invalid.
+    env_backend: Result<Backend, String>,
+    /// `Builder::io_uring_sqpoll` was called: `WEFT_IO_URING_SQPOLL` is ignored.
+    sqpoll_set: bool,
+    /// What `WEFT_IO_URING_SQPOLL` said, or why its value is invalid.
+    env_sqpoll: Result<Option<Duration>, String>,
+    /// `Builder::io_uring_coalesce` was called: `WEFT_IO_URING_COALESCE` is ignored.
+    coalesce_set: bool,
+    /// What `WEFT_IO_URING_COALESCE` said, or why its value is invalid.
+    env_coalesce: Result<Option<(u32, Duration)>, String>,
+    uring: UringConfig,
 }
 
 impl Default for Builder {
@@ -95,6 +119,10 @@ impl Default for Builder {
 
 impl Builder {
     /// The default configuration.
+    ///
+    /// The backend defaults to `WEFT_BACKEND` (`epoll`, `io_uring` or
+    /// `auto`), read here, or [`Backend::Epoll`] when it is unset; io_uring's
+    /// SQPOLL to `WEFT_IO_URING_SQPOLL` (the idle time in milliseconds), or off.
     pub fn new() -> Builder {
         Builder {
             event_interval: DEFAULT_EVENT_INTERVAL,
@@ -103,7 +131,76 @@ impl Builder {
             worker_threads: 1,
             pin_workers: false,
             trace: std::env::var_os("WEFT_TRACE").is_some_and(|v| v == "1"),
+            backend: None,
+            env_backend: backend_from_env(),
+            sqpoll_set: false,
+            env_sqpoll: sqpoll_from_env(),
+            coalesce_set: false,
+            env_coalesce: coalesce_from_env(),
+            uring: UringConfig::default(),
         }
+    }
+
+    /// Which driver the runtime waits on (default: `WEFT_BACKEND`, else
+    /// [`Backend::Epoll`]). This overrides the environment variable, even
+    /// an invalid value of it.
+    pub fn backend(mut self, backend: Backend) -> Builder {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// io_uring only: the submission and completion queue sizes (rounded up
+    /// to powers of two by the kernel; 0 keeps the default of 256 and 4096).
+    /// More ops per tick than SQ entries cost extra submissions; a CQ that
+    /// fills spills completions to the kernel's overflow list (nothing is
+    /// lost, draining it costs extra system calls). The CQ must be at least
+    /// the SQ.
+    pub fn io_uring_entries(mut self, sq: u32, cq: u32) -> Builder {
+        self.uring.sq_entries = sq;
+        self.uring.cq_entries = cq;
+        self
+    }
+
+    /// io_uring only: a kernel thread polls the submission queue
+    /// (`IORING_SETUP_SQPOLL`), going to sleep after `idle` without work.
+    /// Submitting then needs no system call while it is awake; the thread
+    /// costs a core's worth of polling while busy (it runs on the cores the
+    /// creating thread may run on). Off by default, or as
+    /// `WEFT_IO_URING_SQPOLL` says; this overrides the variable.
+    pub fn io_uring_sqpoll(mut self, idle: Duration) -> Builder {
+        self.uring.sqpoll_idle = Some(idle);
+        self.sqpoll_set = true;
+        self
+    }
+
+    /// io_uring only: while the loop has nothing to run, it sleeps until
+    /// `completions` completions have arrived or `max_delay` has passed
+    /// (then until the first, as without this), so one wake-up serves
+    /// several messages. That saves CPU per message under moderate load (a
+    /// wake-up is a context switch) and costs up to `max_delay` of latency.
+    /// Timers still fire on time. Off by default, or as
+    /// `WEFT_IO_URING_COALESCE=<completions>,<max_delay_us>` says; this
+    /// overrides the variable. `completions <= 1` turns it off.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = runtime::Builder::new().io_uring_coalesce(16, Duration::from_micros(50)).build()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn io_uring_coalesce(mut self, completions: u32, max_delay: Duration) -> Builder {
+        self.uring.coalesce = Some((completions, max_delay));
+        self.coalesce_set = true;
+        self
+    }
+
+    /// For tests only: the io_uring setup fails as if `io_uring_setup(2)`
+    /// had returned `errno` (e.g. `EPERM` for a container that forbids it),
+    /// so the fallback of [`Backend::Auto`] and the error of
+    /// [`Backend::IoUring`] can be checked on a machine where io_uring works.
+    #[doc(hidden)]
+    pub fn io_uring_fail_setup_for_tests(mut self, errno: i32) -> Builder {
+        self.uring.fail_setup = Some(errno);
+        self
     }
 
     /// How many tasks are polled per tick before the loop checks the
@@ -159,20 +256,75 @@ impl Builder {
         self
     }
 
-    /// Creates the runtime: an epoll (or kqueue) instance and its wake-up fd.
-    pub fn build(self) -> io::Result<Runtime> {
-        let config = Config {
-            event_interval: self.event_interval,
-            max_events: self.max_events,
-            task_budget: self.task_budget,
-            trace: self.trace,
+    /// Creates the runtime: for each worker, an epoll (or kqueue)
+    /// instance and its wake-up fd, or an io_uring ring with its buffers.
+    ///
+    /// Fails with `InvalidInput` if `WEFT_BACKEND` holds an unknown value
+    /// (and no backend was set), and with the reason if
+    /// [`Backend::IoUring`] cannot be set up.
+    pub fn build(mut self) -> io::Result<Runtime> {
+        let backend = match (self.backend, self.env_backend) {
+            (Some(b), _) | (None, Ok(b)) => b,
+            (None, Err(why)) => return Err(io::Error::new(io::ErrorKind::InvalidInput, why)),
         };
+        if matches!(backend, Backend::IoUring | Backend::Auto) {
+            let invalid = |why| io::Error::new(io::ErrorKind::InvalidInput, why);
+            if !self.sqpoll_set {
+                self.uring.sqpoll_idle = self.env_sqpoll.map_err(invalid)?;
+            }
+            if !self.coalesce_set {
+                self.uring.coalesce = self.env_coalesce.map_err(invalid)?;
+            }
+        }
+        let driver = driver::Config { backend, max_events: self.max_events, uring: self.uring };
+        let config =
+            Config { event_interval: self.event_interval, driver, task_budget: self.task_budget, trace: self.trace };
         let n = match self.worker_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
         let (core, workers, handle) = workers::start(config, n, self.pin_workers)?;
         Ok(Runtime { core, workers, handle })
+    }
+}
+
+/// The SQPOLL idle time `WEFT_IO_URING_SQPOLL` gives in milliseconds (`None`
+/// if unset), or why it is invalid.
+fn sqpoll_from_env() -> Result<Option<Duration>, String> {
+    match std::env::var(SQPOLL_VAR) {
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Ok(v) if v.trim().parse::<u64>().is_ok() => Ok(v.trim().parse().ok().map(Duration::from_millis)),
+        Ok(v) => Err(format!("{SQPOLL_VAR}={v:?} is not a number of milliseconds")),
+        Err(std::env::VarError::NotUnicode(v)) => Err(format!("{SQPOLL_VAR}={v:?} is not a number of milliseconds")),
+    }
+}
+
+/// What `WEFT_IO_URING_COALESCE=<completions>,<max_delay_us>` asks for
+/// (`None` if unset), or why it is invalid.
+fn coalesce_from_env() -> Result<Option<(u32, Duration)>, String> {
+    let v = match std::env::var(COALESCE_VAR) {
+        Err(std::env::VarError::NotPresent) => return Ok(None),
+        Err(std::env::VarError::NotUnicode(v)) => return Err(format!("{COALESCE_VAR}={v:?} is not unicode")),
+        Ok(v) => v,
+    };
+    let parsed = v.split_once(',').and_then(|(n, us)| Some((n.trim().parse().ok()?, us.trim().parse().ok()?)));
+    match parsed {
+        Some((n, us)) => Ok(Some((n, Duration::from_micros(us)))),
+        None => Err(format!("{COALESCE_VAR}={v:?} is not <completions>,<max_delay_us> (e.g. 16,50)")),
+    }
+}
+
+/// The backend `WEFT_BACKEND` names (`Epoll` if unset), or why it is invalid.
+fn backend_from_env() -> Result<Backend, String> {
+    match std::env::var(BACKEND_VAR) {
+        Err(std::env::VarError::NotPresent) => Ok(Backend::Epoll),
+        Err(std::env::VarError::NotUnicode(v)) => {
+            Err(format!("{BACKEND_VAR}={v:?} is not a backend (accepted: epoll, io_uring, auto)"))
+        }
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("{BACKEND_VAR}={v:?} is not a backend (accepted: epoll, io_uring, auto)")),
     }
 }
 
@@ -227,6 +379,12 @@ impl Runtime {
     /// A handle that spawns onto this runtime from any thread.
     pub fn handle(&self) -> Handle {
         Handle::new(self.handle.clone())
+    }
+
+    /// The driver this runtime waits on: [`Backend::Epoll`] or
+    /// [`Backend::IoUring`] (`Auto` is resolved when the runtime is built).
+    pub fn backend(&self) -> Backend {
+        self.core.backend()
     }
 }
 
@@ -343,6 +501,17 @@ fn outside_a_runtime() -> ! {
 /// The counters of the runtime running on this thread, if any.
 pub fn metrics() -> Option<Metrics> {
     context::with_current(|core| core.metrics())
+}
+
+/// The backend of the runtime running on this thread, if any.
+///
+/// ```
+/// let backend = runtime::block_on(async { runtime::backend() });
+/// assert!(backend.is_some());
+/// assert_eq!(runtime::backend(), None);
+/// ```
+pub fn backend() -> Option<Backend> {
+    context::with_current(|core| core.backend())
 }
 
 /// True if the calling thread is inside a weft runtime (`block_on` or a task).

@@ -279,14 +279,16 @@ impl Lines {
             .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, format!("{} closed", self.what)))
     }
 
-    /// A server's first line on stdout, `listening on ADDR`, within
-    /// [`PATIENCE`]: returns the line and ADDR. EOF or any other line is an error.
+    /// A server's first line on stdout, `listening on ADDR` (a weft server
+    /// adds its backend: `listening on ADDR (epoll)`), within [`PATIENCE`]:
+    /// returns the line and ADDR. EOF or any other line is an error.
     pub fn announcement(&self) -> io::Result<(String, SocketAddr)> {
         let line = self.next_by(Instant::now() + PATIENCE)?.ok_or_else(|| {
             io::Error::new(io::ErrorKind::UnexpectedEof, "the server exited before announcing its address")
         })?;
         let addr: SocketAddr = line
             .strip_prefix("listening on ")
+            .and_then(|rest| rest.split(' ').next())
             .and_then(|a| a.parse().ok())
             .ok_or_else(|| io::Error::other(format!("unexpected first line {line:?}")))?;
         Ok((line, addr))

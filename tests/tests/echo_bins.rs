@@ -47,7 +47,9 @@ impl Server {
         )?;
         let (line, addr) = running.stdout.announcement()?;
         assert!(addr.ip().is_loopback() && addr.port() != 0, "{name} announced {addr}");
-        assert_eq!(line, format!("listening on 127.0.0.1:{}", addr.port()), "{name}");
+        let plain = format!("listening on 127.0.0.1:{}", addr.port());
+        let backend = line.strip_prefix(&plain).unwrap_or_else(|| panic!("{name} announced {line:?}"));
+        assert!(["", " (epoll)", " (io_uring)"].contains(&backend), "{name} announced {line:?}");
         let Running { child, stderr, .. } = running;
         Ok(Server { _child: child, addr, stderr, name })
     }
@@ -276,6 +278,27 @@ fn echo_client_sends_lines_and_prints_the_echo() -> io::Result<()> {
         let (status, rest) = client.wait(std::time::Instant::now() + tests::support::PATIENCE)?;
         assert!(status.success(), "{}: echo_client exited with {status}", server.name);
         assert_eq!(rest, "last, unanswered before the end of input\n", "{}", server.name);
+    }
+    Ok(())
+}
+
+/// `WEFT_BACKEND` picks the driver of every weft binary without a rebuild,
+/// and the startup line names it after the address.
+#[test]
+fn the_startup_line_names_the_backend_the_environment_chose() -> io::Result<()> {
+    let uring = runtime::Builder::new().backend(runtime::Backend::Auto).build()?.backend() == runtime::Backend::IoUring;
+    let backends: &[&str] = if uring { &["epoll", "io_uring"] } else { &["epoll"] };
+    for backend in backends {
+        let running = Running::spawn(
+            Command::new(example_binary("async_echo")?)
+                .args(["--addr", "127.0.0.1:0"])
+                .env("WEFT_BACKEND", backend)
+                .stdin(Stdio::null()),
+        )?;
+        let (line, addr) = running.stdout.announcement()?;
+        assert_eq!(line, format!("listening on {addr} ({backend})"));
+        let mut stream = connect(addr)?;
+        assert_eq!(exchange(&mut stream, b"which driver?")?, b"which driver?", "{backend}");
     }
     Ok(())
 }

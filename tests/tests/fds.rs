@@ -202,8 +202,10 @@ fn stream_into_std_hands_back_an_open_working_socket() -> io::Result<()> {
 
         std_client.set_nonblocking(false)?;
         std_client.set_read_timeout(Some(Duration::from_secs(5)))?;
-        // The peer writes before the blocking read, so the read never stalls the loop.
+        // The peer writes (and flushes: io_uring sends buffered writes at the
+        // next tick) before the blocking read, so the read never stalls the loop.
         conn.write_all(b"to std").await?;
+        conn.flush().await?;
         let mut buf = [0u8; 6];
         std_client.read_exact(&mut buf)?;
         assert_eq!(&buf, b"to std");

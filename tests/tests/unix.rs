@@ -91,7 +91,13 @@ fn pair_round_trip_and_half_close() -> io::Result<()> {
         drop(a);
         let mut err = None;
         for _ in 0..2 {
-            if let Err(e) = b.write_all(&[0u8; 4096]).await {
+            // The flush reports a send that io_uring made (and saw fail)
+            // after the write had returned.
+            let res = match b.write_all(&[0u8; 4096]).await {
+                Ok(()) => b.flush().await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = res {
                 err = Some(e);
                 break;
             }
@@ -433,6 +439,9 @@ fn std_conversions() -> io::Result<()> {
         let a = a.into_std()?;
         a.set_nonblocking(false)?;
         b.write_all(b"y").await?;
+        // Out of the runtime's hands before the thread blocks (io_uring
+        // sends buffered writes at the next tick).
+        b.flush().await?;
         io::Read::read_exact(&mut &a, &mut one)?;
         assert_eq!(&one, b"y");
 

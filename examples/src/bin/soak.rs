@@ -157,7 +157,7 @@ fn start_server(path: Option<PathBuf>) -> io::Result<(Server, SocketAddr)> {
     let addr = line
         .trim_end()
         .strip_prefix("listening on ")
-        .and_then(|a| a.parse().ok())
+        .and_then(|rest| rest.split(' ').next()?.parse().ok())
         .ok_or_else(|| io::Error::other(format!("unexpected first line from the server: {line:?}")))?;
     Ok((server, addr))
 }

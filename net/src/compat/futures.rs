@@ -48,14 +48,17 @@ macro_rules! stream_impls {
                 poll_write_vectored($get, cx, bufs)
             }
 
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
+            /// Waits until written bytes are out of the runtime's hands
+            /// (at once with epoll; the driver's send buffer with io_uring).
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                let $s = &*self;
+                $get.io().poll_flush(cx)
             }
 
             /// Shuts down the write side: the peer reads end of stream.
-            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 let $s = &*self;
-                split::poll_shutdown($get)
+                split::poll_shutdown($get, cx)
             }
         }
     )*};
@@ -93,12 +96,12 @@ impl<S: SplitStream> AsyncWrite for WriteHalf<'_, S> {
         poll_write_vectored(self.0, cx, bufs)
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.io().poll_flush(cx)
     }
 
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        split::poll_shutdown(self.0)
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        split::poll_shutdown(self.0, cx)
     }
 }
 
@@ -115,11 +118,11 @@ impl<S: SplitStream> AsyncWrite for OwnedWriteHalf<S> {
         poll_write_vectored(self.stream(), cx, bufs)
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.stream().io().poll_flush(cx)
     }
 
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        split::poll_shutdown(self.stream())
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        split::poll_shutdown(self.stream(), cx)
     }
 }

@@ -60,14 +60,17 @@ macro_rules! stream_impls {
                 true
             }
 
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
+            /// Waits until written bytes are out of the runtime's hands
+            /// (at once with epoll; the driver's send buffer with io_uring).
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                let $s = &*self;
+                $get.io().poll_flush(cx)
             }
 
             /// Shuts down the write side: the peer reads end of stream.
-            fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 let $s = &*self;
-                split::poll_shutdown($get)
+                split::poll_shutdown($get, cx)
             }
         }
     )*};
@@ -109,12 +112,12 @@ impl<S: SplitStream> Write for WriteHalf<'_, S> {
         true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.0.io().poll_flush(cx)
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        split::poll_shutdown(self.0)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        split::poll_shutdown(self.0, cx)
     }
 }
 
@@ -135,11 +138,11 @@ impl<S: SplitStream> Write for OwnedWriteHalf<S> {
         true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.stream().io().poll_flush(cx)
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        split::poll_shutdown(self.stream())
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        split::poll_shutdown(self.stream(), cx)
     }
 }

@@ -191,13 +191,16 @@ impl TcpStream {
     }
 
     /// Shuts down the read side, the write side (sends FIN), or both.
+    ///
+    /// With the io_uring backend, a write side with bytes still buffered
+    /// by the driver shuts down once they are sent.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
+        self.io.shutdown(how)
     }
 
     /// Reads incoming data without consuming it.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.read_with(|s| s.peek(buf)).await
+        std::future::poll_fn(|cx| self.io.poll_peek(cx, buf)).await
     }
 
     /// Waits until the stream may be readable.
@@ -303,12 +306,12 @@ impl AsyncWrite for TcpStream {
         true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_flush(cx)
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        split::poll_shutdown(&*self)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        split::poll_shutdown(&*self, cx)
     }
 }
 
@@ -329,12 +332,12 @@ impl AsyncWrite for &TcpStream {
         true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_flush(cx)
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        split::poll_shutdown(*self)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        split::poll_shutdown(*self, cx)
     }
 }
 

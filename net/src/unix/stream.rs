@@ -102,13 +102,16 @@ impl UnixStream {
     }
 
     /// Shuts down the read side, the write side (the peer reads EOF), or both.
+    ///
+    /// With the io_uring backend, a write side with bytes still buffered
+    /// by the driver shuts down once they are sent.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.get_ref().shutdown(how)
+        self.io.shutdown(how)
     }
 
     /// Reads incoming data without consuming it.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.read_with(|s| s.peek(buf)).await
+        std::future::poll_fn(|cx| self.io.poll_peek(cx, buf)).await
     }
 
     /// Waits until the stream may be readable.
@@ -245,12 +248,12 @@ impl AsyncWrite for UnixStream {
         true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_flush(cx)
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        split::poll_shutdown(&*self)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        split::poll_shutdown(&*self, cx)
     }
 }
 
@@ -271,12 +274,12 @@ impl AsyncWrite for &UnixStream {
         true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_flush(cx)
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        split::poll_shutdown(*self)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        split::poll_shutdown(*self, cx)
     }
 }
 

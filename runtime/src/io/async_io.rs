@@ -4,6 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io::{self, IoSlice};
+use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
 use std::sync::OnceLock;
@@ -36,7 +37,21 @@ use crate::sys;
 ///   read with the caller's own receive call;
 /// - the byte-stream path of a socket, which the driver may serve its own
 ///   way: [`Async::poll_read`], [`Async::poll_write`],
-///   [`Async::poll_write_vectored`], [`Async::try_read`], [`Async::try_write`].
+///   [`Async::poll_write_vectored`], [`Async::try_read`], [`Async::try_write`],
+///   [`Async::poll_peek`], [`Async::poll_flush`], [`Async::shutdown`].
+///
+/// With the io_uring backend the byte-stream path is served by completions:
+/// reads come from a multishot recv into buffers the driver owns, and a
+/// write returns once its bytes are copied into a send buffer the driver
+/// owns (bounded; a failed send is reported by the next write or flush).
+/// [`Async::poll_flush`] waits until that buffer is sent, and a write-side
+/// [`Async::shutdown`] takes effect after it. Use one path per direction:
+/// once a stream is read with `poll_read`/`try_read`, read closures
+/// (`read_with`) no longer see the bytes the driver has already received
+/// (peek with [`Async::poll_peek`]); write closures wait until buffered
+/// bytes are sent. Dropping the `Async` sends what is still buffered from a
+/// duplicate fd, then closes it; [`Async::into_inner`] does the same, so
+/// flush before taking the object back.
 ///
 /// ```
 /// use std::os::unix::net::UnixStream;
@@ -256,7 +271,21 @@ impl<T: AsFd> Async<T> {
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let fd = self.fd();
         let len = buf.len();
-        self.registration()?.poll_io(cx, Op::Read, Drained::IfShorterThan(len), || sys::recv(fd, buf), |&n| n)
+        let reg = self.registration()?;
+        if let Some(c) = reg.completion() {
+            return reg.poll_completion(cx, |cx| c.poll_read(cx, buf), |&n| n);
+        }
+        reg.poll_io(cx, Op::Read, Drained::IfShorterThan(len), || sys::recv(fd, buf), |&n| n)
+    }
+
+    /// Like [`Async::poll_read`], leaving the data queued (`MSG_PEEK`).
+    pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let reg = self.registration()?;
+        if let Some(c) = reg.completion() {
+            return reg.poll_completion(cx, |cx| c.poll_peek(cx, buf), |_| 0);
+        }
+        let fd = self.fd();
+        reg.poll_io(cx, Op::Read, Drained::OnWouldBlock, || sys::peek(fd, buf), |_| 0)
     }
 
     /// Writes to a stream socket once it is writable (`send(2)`, never
@@ -268,7 +297,11 @@ impl<T: AsFd> Async<T> {
             return Poll::Ready(Ok(0));
         }
         let fd = self.fd();
-        self.registration()?.poll_io(cx, Op::Write, Drained::IfShorterThan(buf.len()), || sys::send(fd, buf), |&n| n)
+        let reg = self.registration()?;
+        if let Some(c) = reg.completion() {
+            return reg.poll_completion(cx, |cx| c.poll_write(cx, &[IoSlice::new(buf)]), |&n| n);
+        }
+        reg.poll_io(cx, Op::Write, Drained::IfShorterThan(buf.len()), || sys::send(fd, buf), |&n| n)
     }
 
     /// [`Async::poll_write`] from several buffers in order (`sendmsg(2)`).
@@ -277,14 +310,34 @@ impl<T: AsFd> Async<T> {
         if len == 0 {
             return Poll::Ready(Ok(0));
         }
+        let reg = self.registration()?;
+        if let Some(c) = reg.completion() {
+            return reg.poll_completion(cx, |cx| c.poll_write(cx, bufs), |&n| n);
+        }
         let fd = self.fd();
-        self.registration()?.poll_io(
-            cx,
-            Op::Write,
-            Drained::IfShorterThan(len),
-            || sys::send_vectored(fd, bufs),
-            |&n| n,
-        )
+        reg.poll_io(cx, Op::Write, Drained::IfShorterThan(len), || sys::send_vectored(fd, bufs), |&n| n)
+    }
+
+    /// Ready once the bytes written are out of the runtime's hands. Always
+    /// at once with the readiness driver (a write went straight to the
+    /// socket); with io_uring, once the driver's send buffer is empty, or
+    /// with the error of a send that failed.
+    pub fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.registration.get().and_then(Registration::completion) {
+            Some(c) => c.poll_flush(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    /// Shuts down the read side, the write side or both (`shutdown(2)` on a
+    /// socket). With io_uring, a write side with bytes still buffered shuts
+    /// down once they are sent: the call returns at once, and the peer
+    /// reads them all before its end of stream.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        match self.registration.get().and_then(Registration::completion) {
+            Some(c) => c.shutdown(how),
+            None => sys::shutdown(self.fd(), how),
+        }
     }
 
     /// Reads from a stream socket into a buffer lent by the thread's pool,
@@ -294,7 +347,24 @@ impl<T: AsFd> Async<T> {
     #[inline]
     pub fn poll_read_pooled(&self, cx: &mut Context<'_>) -> Poll<io::Result<PooledBuf>> {
         let fd = self.fd();
-        self.registration()?.poll_io(
+        let reg = self.registration()?;
+        if let Some(c) = reg.completion() {
+            // The driver holds the received bytes; the buffer is taken
+            // only to copy them out, and given back if none are there.
+            let mut buf = pool::take();
+            return match reg.poll_completion(cx, |cx| c.poll_read(cx, &mut buf), |&n| n) {
+                Poll::Ready(Ok(n)) => Poll::Ready(Ok(PooledBuf::new(buf, n))),
+                Poll::Ready(Err(e)) => {
+                    pool::give(buf);
+                    Poll::Ready(Err(e))
+                }
+                Poll::Pending => {
+                    pool::give(buf);
+                    Poll::Pending
+                }
+            };
+        }
+        reg.poll_io(
             cx,
             Op::Read,
             Drained::IfShorterThan(pool::POOLED_BUF_SIZE),
@@ -317,14 +387,22 @@ impl<T: AsFd> Async<T> {
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         let fd = self.fd();
         let len = buf.len();
-        self.registration()?.try_io(Op::Read, Drained::IfShorterThan(len), || sys::recv(fd, buf), |&n| n)
+        let reg = self.registration()?;
+        if let Some(c) = reg.completion() {
+            return c.try_read(buf);
+        }
+        reg.try_io(Op::Read, Drained::IfShorterThan(len), || sys::recv(fd, buf), |&n| n)
     }
 
     /// [`Async::poll_write`] without waiting: `ErrorKind::WouldBlock` if the
     /// send buffer is full.
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         let fd = self.fd();
-        self.registration()?.try_io(Op::Write, Drained::IfShorterThan(buf.len()), || sys::send(fd, buf), |&n| n)
+        let reg = self.registration()?;
+        if let Some(c) = reg.completion() {
+            return c.try_write(&[IoSlice::new(buf)]);
+        }
+        reg.try_io(Op::Write, Drained::IfShorterThan(buf.len()), || sys::send(fd, buf), |&n| n)
     }
 }
 

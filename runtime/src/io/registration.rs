@@ -4,7 +4,7 @@
 use std::io;
 use std::os::fd::RawFd;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use super::stats::{self, Op};
 use crate::driver;
@@ -20,6 +20,9 @@ pub(crate) struct Registration {
     handle: Arc<driver::Handle>,
     /// The registry entry: cached readiness and parked wakers.
     io: Arc<ScheduledIo>,
+    /// The completion driver's state for the fd (its stream reads and
+    /// writes, its readiness polls); `None` with the readiness driver.
+    completion: Option<Arc<driver::Completion>>,
 }
 
 /// Whether a successful operation drained the fd's readiness.
@@ -36,13 +39,26 @@ pub(crate) enum Drained {
 impl Registration {
     /// Registers `fd` with `handle` for `interest`, starting with `initial` readiness.
     pub(crate) fn new(handle: Arc<driver::Handle>, fd: RawFd, interest: Interest, initial: Ready) -> io::Result<Self> {
-        let io = handle.register(fd, interest, initial)?;
-        Ok(Registration { handle, io })
+        let (io, completion) = handle.register(fd, interest, initial)?;
+        Ok(Registration { handle, io, completion })
     }
 
     /// Removes `fd` from its driver; call it before closing the fd.
     pub(crate) fn deregister(&self, fd: RawFd) -> io::Result<()> {
-        self.handle.deregister(fd, &self.io)
+        self.handle.deregister(fd, &self.io, self.completion.as_ref())
+    }
+
+    /// The completion driver's state for the fd, if that is the driver.
+    #[inline]
+    pub(crate) fn completion(&self) -> Option<&Arc<driver::Completion>> {
+        self.completion.as_ref()
+    }
+
+    /// A wait for `dir` parked: the completion driver arms what reports it.
+    fn parked(&self, dir: Direction) {
+        if let Some(c) = &self.completion {
+            c.on_pending(dir);
+        }
     }
 
     /// Ready once `dir` may make progress; parks the task's waker otherwise.
@@ -52,9 +68,23 @@ impl Registration {
         if !budget::has_budget(cx) {
             return Poll::Pending;
         }
-        let res = self.io.poll_ready(cx, dir);
+        let res = if self.completion.is_some() {
+            // Out of line: the readiness path keeps its size.
+            self.poll_ready_completion(cx, dir)
+        } else {
+            self.io.poll_ready(cx, dir)
+        };
         if res.is_ready() {
             budget::spend(0);
+        }
+        res
+    }
+
+    #[inline(never)]
+    fn poll_ready_completion(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<ReadyEvent>> {
+        let res = self.io.poll_ready(cx, dir);
+        if res.is_pending() {
+            self.parked(dir);
         }
         res
     }
@@ -79,6 +109,10 @@ impl Registration {
         if !budget::has_budget(cx) {
             return Poll::Pending;
         }
+        if let (Some(c), Direction::Write) = (&self.completion, dir) {
+            // Bytes a stream write buffered go first.
+            ready!(c.poll_flush(cx))?;
+        }
         loop {
             let event = match self.io.poll_ready(cx, dir) {
                 Poll::Ready(Ok(ev)) => ev,
@@ -86,7 +120,10 @@ impl Registration {
                     budget::spend(0);
                     return Poll::Ready(Err(e));
                 }
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    self.parked(dir);
+                    return Poll::Pending;
+                }
             };
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -107,6 +144,27 @@ impl Registration {
                 }
             }
         }
+    }
+
+    /// Runs one of the completion driver's stream operations (`op`) under
+    /// the task's budget: checked first, spent (by `len_of` the result's
+    /// bytes) when it is ready. The syscall counters are not touched: the
+    /// driver makes no system call per operation.
+    #[inline(never)]
+    pub(crate) fn poll_completion<R>(
+        &self,
+        cx: &mut Context<'_>,
+        op: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<R>>,
+        len_of: impl Fn(&R) -> usize,
+    ) -> Poll<io::Result<R>> {
+        if !budget::has_budget(cx) {
+            return Poll::Pending;
+        }
+        let res = op(cx);
+        if let Poll::Ready(r) = &res {
+            budget::spend(r.as_ref().map_or(0, len_of));
+        }
+        res
     }
 
     /// Runs `op` once without waiting, applying [`Registration::poll_io`]'s

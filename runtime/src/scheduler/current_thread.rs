@@ -37,12 +37,12 @@ use crate::util::slab::{Slab, Token};
 use crate::util::wake_all;
 
 /// How a loop is set up (from the runtime's `Builder`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Config {
     /// Tasks polled per tick before the loop checks I/O and timers again.
     pub(crate) event_interval: usize,
-    /// Capacity of the kernel event buffer.
-    pub(crate) max_events: usize,
+    /// The driver: which backend, and its sizes.
+    pub(crate) driver: driver::Config,
     /// Leaf operations a task may complete per poll (0: unlimited).
     pub(crate) task_budget: u32,
     /// Print one line per tick on stderr.
@@ -197,7 +197,7 @@ impl Core {
         worker: usize,
         workers: usize,
     ) -> io::Result<Core> {
-        let driver = Driver::new(config.max_events)?;
+        let driver = Driver::new(&config.driver)?;
         let shared = Arc::new(Shared {
             injector: Handoff::new(),
             spawned: Handoff::new(),
@@ -356,7 +356,9 @@ impl Core {
         let parked = match self.driver.borrow_mut().park(timeout) {
             Ok(parked) => parked,
             // epoll_wait/kevent fail only on invalid arguments (EBADF, EFAULT,
-            // EINVAL): a broken invariant, not a condition to retry.
+            // EINVAL), io_uring_enter also on a kernel out of memory for its
+            // overflow list (EBADR): a broken invariant or lost completions,
+            // not a condition to retry.
             Err(e) => panic!("weft: waiting for I/O events failed: {e}"),
         };
         Counters::add(&self.counters.io_wakes, parked.woken as u64);
@@ -442,6 +444,9 @@ impl Core {
             queued_tasks: self.run_queue.borrow().len() + self.deferred.borrow().len(),
             registered_fds: self.shared.driver.registered(),
             pending_timers: self.timers.len(),
+            in_flight_ops: self.shared.driver.in_flight_ops(),
+            held_buffers: self.shared.driver.held_buffers(),
+            cq_overflows: self.shared.driver.cq_overflows(),
             ..Metrics::default()
         };
         if self.is_running_here() {
@@ -449,6 +454,11 @@ impl Core {
         }
         self.counters.fill(&mut m);
         m
+    }
+
+    /// The driver's backend.
+    pub(crate) fn backend(&self) -> driver::Backend {
+        self.shared.driver.backend()
     }
 }
 

@@ -8,8 +8,8 @@ use crate::io::stats::{self, Calls};
 
 /// Counters describing a runtime, for tests and monitoring.
 ///
-/// The gauges (`live_tasks` .. `pending_timers`) are the state now; the
-/// counters add up since the runtime was created. They are what to look at
+/// The gauges (`live_tasks` .. `held_buffers`) are the state now; the
+/// other fields count up since the runtime was created. They are what to look at
 /// when one connection starves the others: `budget_yields` says how often a
 /// busy task was made to give the thread back, and `longest_poll` how long
 /// the worst poll of any task held the thread.
@@ -24,6 +24,17 @@ pub struct Metrics {
     pub registered_fds: usize,
     /// Timers (sleeps, timeouts, intervals) waiting for their deadline.
     pub pending_timers: usize,
+    /// io_uring operations the kernel has not finished (always 0 with
+    /// epoll): armed receives, sends and readiness polls of registered fds
+    /// (the loop's own wake-up poll is not counted).
+    pub in_flight_ops: usize,
+    /// io_uring provided buffers the kernel filled and no task has read
+    /// yet (always 0 with epoll).
+    pub held_buffers: usize,
+    /// Times the io_uring completion queue was found full, its overflow
+    /// held by the kernel and drained with extra system calls (always 0
+    /// with epoll). Nothing is lost; a larger queue avoids the cost.
+    pub cq_overflows: usize,
     /// Task polls (not counting the `block_on` future's).
     pub polls: u64,
     /// Wakers woken by I/O events.
@@ -47,7 +58,9 @@ pub struct Metrics {
     /// Waits that returned no event (a timeout, or a wake-up from another thread).
     pub empty_waits: u64,
     /// Read system calls on the sockets registered with this loop
-    /// (`recv`, `recvmsg`, …).
+    /// (`recv`, `recvmsg`, …). With io_uring, stream reads and writes are
+    /// completions, not system calls, and are not counted here or in
+    /// `writes` (see `in_flight_ops`).
     pub reads: u64,
     /// Write system calls (`send`, `sendmsg`, `sendto`, …).
     pub writes: u64,

@@ -25,18 +25,21 @@ pub(crate) struct Workers {
 /// Starts a runtime of `n` workers: worker 0's loop, returned to run on
 /// the calling thread, and `n - 1` threads. `pin` puts worker i on CPU i
 /// (modulo the CPUs there are).
-pub(crate) fn start(config: Config, n: usize, pin: bool) -> io::Result<(Rc<Core>, Workers, Arc<HandleInner>)> {
+pub(crate) fn start(mut config: Config, n: usize, pin: bool) -> io::Result<(Rc<Core>, Workers, Arc<HandleInner>)> {
     let n = n.max(1);
     let inner = Arc::new(HandleInner::new(n));
     if pin {
         crate::sys::pin_to_cpu(0)?;
     }
-    let core = Rc::new(Core::new(config, inner.clone(), 0, n)?);
+    let core = Rc::new(Core::new(config.clone(), inner.clone(), 0, n)?);
+    // `Auto` resolved on worker 0: every worker waits on the same backend.
+    config.driver.backend = core.backend();
     let mut shared = vec![core.shared.clone()];
     let mut workers = Workers { threads: Vec::new() };
     for i in 1..n {
         let (ready_tx, ready_rx) = mpsc::channel::<io::Result<Arc<Shared>>>();
         let inner_i = inner.clone();
+        let config = config.clone();
         let thread = thread::Builder::new().name(format!("weft-worker-{i}")).spawn(move || {
             let started = (|| {
                 if pin {

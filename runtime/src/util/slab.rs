@@ -113,6 +113,15 @@ impl<T> Slab<T> {
         }
     }
 
+    /// The stored values with their tokens, in slot order.
+    #[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Token, &T)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, slot)| {
+            let value = slot.value.as_ref()?;
+            Some((Token::new(i as u32, slot.generation), value))
+        })
+    }
+
     /// The value stored under `token`, mutably.
     pub(crate) fn get_mut(&mut self, token: Token) -> Option<&mut T> {
         let slot = self.slots.get_mut(token.index()).filter(|s| s.generation == token.generation())?;

@@ -270,6 +270,9 @@ pub(crate) const IORING_OP_SEND: u8 = 26;
 pub(crate) const IORING_OP_RECV: u8 = 27;
 /// Post a CQE into another ring.
 pub(crate) const IORING_OP_MSG_RING: u8 = 40;
+/// Zero-copy `send` (6.0; the same release as multishot recv, which the
+/// probe cannot report by itself).
+pub(crate) const IORING_OP_SEND_ZC: u8 = 47;
 
 /// `sqe.len` of a poll: stay armed after each event (5.13).
 pub(crate) const IORING_POLL_ADD_MULTI: u32 = 1 << 0;
@@ -281,6 +284,8 @@ pub(crate) const IORING_ACCEPT_MULTISHOT: u16 = 1 << 0;
 pub(crate) const IORING_ASYNC_CANCEL_ALL: u32 = 1 << 0;
 /// `sqe.cancel_flags`: match requests on `sqe.fd` instead of user_data.
 pub(crate) const IORING_ASYNC_CANCEL_FD: u32 = 1 << 1;
+/// `sqe.cancel_flags`: match every request, whatever its key (5.19).
+pub(crate) const IORING_ASYNC_CANCEL_ANY: u32 = 1 << 2;
 /// `sqe.addr` of a `MSG_RING`: post `len` as res and `off` as user_data.
 pub(crate) const IORING_MSG_DATA: u64 = 0;
 

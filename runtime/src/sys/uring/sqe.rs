@@ -238,6 +238,14 @@ impl Sqe {
         sqe
     }
 
+    /// Cancels every in-flight op of the ring (`IORING_ASYNC_CANCEL_ANY |
+    /// IORING_ASYNC_CANCEL_ALL`, 5.19); res is how many were cancelled.
+    pub(crate) fn cancel_all() -> Sqe {
+        let mut sqe = Sqe::new(IORING_OP_ASYNC_CANCEL, -1);
+        sqe.0.op_flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
+        sqe
+    }
+
     /// `close(fd)`, taking ownership: the fd is closed by the kernel once
     /// pushed and submitted, or by this entry's `Drop` if it never is.
     pub(crate) fn close(fd: OwnedFd) -> Sqe {
