@@ -437,7 +437,10 @@ mod tests {
         let mut wakers = Vec::new();
         handle.registry.dispatch([(stale, Ready::READABLE)].into_iter(), &mut wakers);
         assert!(wakers.is_empty());
-        assert!(new.poll_ready(&mut cx, Direction::Read).is_pending());
+        // Looked at without parking again: under Miri, a second parking of
+        // the same waker is not recognised by `will_wake` (Miri gives a
+        // vtable a new address per use) and would be listed twice.
+        assert!(new.readiness(Direction::Read)?.is_none(), "still not readable");
 
         // Its own event does wake it.
         handle.registry.dispatch([(new.token, Ready::READABLE)].into_iter(), &mut wakers);
