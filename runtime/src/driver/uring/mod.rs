@@ -729,6 +729,7 @@ impl Driver {
                 // owner already closed its fd.
                 st.linger = None;
             }
+            st.send.release_if_empty();
             self.wakers.extend(st.send.flusher.take());
         }
         if !closed {

@@ -13,6 +13,7 @@
 //! `readable().await` followed by `try_read` works as with epoll, and the
 //! same waiters serve both.
 
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::net::Shutdown;
@@ -34,6 +35,54 @@ pub(crate) const SEND_CAP: usize = 64 * 1024;
 /// The send buffer's first allocation: it grows (between sends) as writes
 /// need, up to [`SEND_CAP`].
 const SEND_MIN: usize = 4096;
+/// Idle send buffers a thread keeps for the next socket that writes.
+const SPARE_SEND_BUFS: usize = 64;
+
+thread_local! {
+    /// The send buffer given back last (empty `Vec` if none): in an echo,
+    /// the next write takes it straight back without touching the list.
+    static SPARE_SEND: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    /// The thread's other idle send buffers, given back by sockets whose
+    /// bytes were all sent: an idle socket holds none.
+    static MORE_SEND: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty send buffer with room for at least [`SEND_MIN`] bytes: this
+/// thread's spare, or a new one.
+#[inline]
+fn take_send_buf() -> Vec<u8> {
+    match SPARE_SEND.try_with(Cell::take) {
+        Ok(buf) if buf.capacity() > 0 => buf,
+        _ => take_send_buf_slow(),
+    }
+}
+
+#[cold]
+fn take_send_buf_slow() -> Vec<u8> {
+    MORE_SEND.try_with(|m| m.borrow_mut().pop()).ok().flatten().unwrap_or_else(|| Vec::with_capacity(SEND_MIN))
+}
+
+/// Keeps `buf` (emptied) for this thread's next writer, or frees it.
+#[inline]
+fn give_send_buf(mut buf: Vec<u8>) {
+    buf.clear();
+    if let Ok(older) = SPARE_SEND.try_with(|s| s.replace(buf)) {
+        if older.capacity() > 0 {
+            give_send_buf_slow(older);
+        }
+    }
+}
+
+#[cold]
+fn give_send_buf_slow(buf: Vec<u8>) {
+    let _ = MORE_SEND.try_with(|m| {
+        let mut more = m.borrow_mut();
+        if more.len() < SPARE_SEND_BUFS {
+            more.push(buf);
+        }
+    });
+}
+
 /// Unread provided buffers an fd may hold before its recv is paused (64 KiB
 /// with 4 KiB buffers): past it, the socket's own receive buffer (and TCP's
 /// window) hold the data back. The cancel lands at the next enter, so the
@@ -244,6 +293,14 @@ impl SendSide {
         self.buf.drain(..n.min(self.buf.len()));
     }
 
+    /// Everything was sent (no send is in flight): the buffer goes back to
+    /// the thread's spares, so an idle socket holds none.
+    pub(super) fn release_if_empty(&mut self) {
+        if self.buf.is_empty() && self.op.is_none() && self.buf.capacity() > 0 {
+            give_send_buf(std::mem::take(&mut self.buf));
+        }
+    }
+
     /// Runs a pending write-side shutdown on `fd` (the buffer is empty).
     /// Its error, if any, has nobody to go to: the connection is failing.
     pub(super) fn finish_shutdown(&mut self, fd: RawFd) {
@@ -257,6 +314,9 @@ impl SendSide {
     /// The buffer grows only while no send is in flight: the kernel may be
     /// reading its start, so it must not move.
     fn append(&mut self, bufs: &[IoSlice<'_>], total: usize) -> usize {
+        if self.buf.capacity() == 0 && self.op.is_none() {
+            self.buf = take_send_buf();
+        }
         let want = total.min(SEND_CAP - self.buf.len());
         let spare = self.buf.capacity() - self.buf.len();
         if spare < want && self.op.is_none() {
@@ -656,5 +716,33 @@ impl Source {
         } else if st.send.len() > 0 && !sys::has_unread_data(self.fd) {
             st.linger = sys::dup(self.fd).ok();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sent_buffer_goes_back_to_the_thread_and_the_next_writer_takes_it() {
+        let mut side = SendSide::default();
+        assert_eq!(side.buf.capacity(), 0, "no buffer before the first write");
+        assert_eq!(side.append(&[IoSlice::new(b"hello")], 5), 5);
+        let addr = side.buf.as_ptr();
+        assert!(side.buf.capacity() >= SEND_MIN);
+
+        // Part sent: the buffer stays.
+        side.consume(2);
+        side.release_if_empty();
+        assert_eq!(side.buf, b"llo");
+        // All sent: an idle socket holds no buffer.
+        side.consume(3);
+        side.release_if_empty();
+        assert_eq!(side.buf.capacity(), 0);
+
+        let mut next = SendSide::default();
+        assert_eq!(next.append(&[IoSlice::new(b"x"), IoSlice::new(b"yz")], 3), 3);
+        assert_eq!(next.buf, b"xyz");
+        assert_eq!(next.buf.as_ptr(), addr, "the spare was reused");
     }
 }
