@@ -404,6 +404,7 @@ fn would_block_on_a_read_shut_down_datagram_socket_parks_instead_of_spinning() -
     // the registration must believe the EAGAIN and park, or the loop spins
     // and not even a timeout can fire. A watchdog thread turns a spin into
     // a failure instead of a hung test.
+    let _fds = fd_lock();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let res = (|| -> io::Result<bool> {
