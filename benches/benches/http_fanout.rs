@@ -203,7 +203,8 @@ fn sample(server: &PathBuf, runtime: &str, opts: &Options) -> io::Result<Sample>
         server_out.recv_timeout(PATIENCE).map_err(|_| io::Error::other("delay_server did not announce its address"))?;
     let addr: SocketAddr = line
         .strip_prefix("listening on ")
-        .and_then(|a| a.trim().parse().ok())
+        // `listening on ADDR (BACKEND)`: the address is the first word.
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
         .ok_or_else(|| io::Error::other(format!("unexpected line from delay_server: {line:?}")))?;
 
     let exe = std::env::current_exe()?;

@@ -1,7 +1,8 @@
 //! What every example binary does at its edges: read its command line
 //! ([`Usage::parse`], over [lexopt](https://docs.rs/lexopt)) and answer
 //! `--help` or a bad command line ([`Usage`]), announce a bound address
-//! (`listening on ADDR`, [`announce`]), and print counts a reader takes in
+//! (`listening on ADDR`, [`announce`]; read back with
+//! [`parse_announcement`]), and print counts a reader takes in
 //! at a glance ([`thousands`]).
 //!
 //! Each binary writes its own loop over the arguments, a `match` with one
@@ -201,6 +202,29 @@ pub fn announce(addr: SocketAddr) {
         None => writeln!(out, "listening on {addr}"),
     };
     let _ = out.flush();
+}
+
+/// The address and backend of a line [`announce`] printed (`listening on
+/// ADDR`, or `listening on ADDR (BACKEND)` from inside a weft runtime), for
+/// the tools and tests that start a server and wait for its address.
+/// `None` for any other line.
+///
+/// ```
+/// use examples::cli::parse_announcement;
+/// use runtime::Backend;
+/// let addr = "127.0.0.1:8080".parse().unwrap();
+/// assert_eq!(parse_announcement("listening on 127.0.0.1:8080"), Some((addr, None)));
+/// assert_eq!(parse_announcement("listening on 127.0.0.1:8080 (io_uring)\n"), Some((addr, Some(Backend::IoUring))));
+/// assert_eq!(parse_announcement("listening on 127.0.0.1:8080 (fast)"), None);
+/// assert_eq!(parse_announcement("accepted 127.0.0.1:4000"), None);
+/// ```
+pub fn parse_announcement(line: &str) -> Option<(SocketAddr, Option<runtime::Backend>)> {
+    let rest = line.trim_end().strip_prefix("listening on ")?;
+    let (addr, backend) = match rest.split_once(' ') {
+        None => (rest, None),
+        Some((addr, backend)) => (addr, Some(backend.strip_prefix('(')?.strip_suffix(')')?.parse().ok()?)),
+    };
+    Some((addr.parse().ok()?, backend))
 }
 
 /// `n` with a comma every three digits, for counts a reader should take in

@@ -286,10 +286,7 @@ impl Lines {
         let line = self.next_by(Instant::now() + PATIENCE)?.ok_or_else(|| {
             io::Error::new(io::ErrorKind::UnexpectedEof, "the server exited before announcing its address")
         })?;
-        let addr: SocketAddr = line
-            .strip_prefix("listening on ")
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|a| a.parse().ok())
+        let (addr, _backend) = examples::cli::parse_announcement(&line)
             .ok_or_else(|| io::Error::other(format!("unexpected first line {line:?}")))?;
         Ok((line, addr))
     }

@@ -154,10 +154,7 @@ fn start_server(path: Option<PathBuf>) -> io::Result<(Server, SocketAddr)> {
     // The server prints its address at once, or exits (EOF).
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
-    let addr = line
-        .trim_end()
-        .strip_prefix("listening on ")
-        .and_then(|rest| rest.split(' ').next()?.parse().ok())
+    let (addr, _backend) = cli::parse_announcement(&line)
         .ok_or_else(|| io::Error::other(format!("unexpected first line from the server: {line:?}")))?;
     Ok((server, addr))
 }

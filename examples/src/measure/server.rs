@@ -138,8 +138,8 @@ impl ServerProcess {
                 return Err(server.failed(&format!("no `listening on ADDR` within {patience:?}")))
             }
         };
-        match line.strip_prefix("listening on ").and_then(|rest| rest.split(' ').next()?.parse().ok()) {
-            Some(addr) => server.addr = addr,
+        match crate::cli::parse_announcement(&line) {
+            Some((addr, _backend)) => server.addr = addr,
             None => return Err(server.failed(&format!("its first line is {line:?}, not `listening on ADDR`"))),
         }
         Ok(server)
