@@ -9,9 +9,10 @@
 //! connection holds no buffer, and a thread needs only as many as it has
 //! reads in flight at once.
 
-use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+
+use crate::util::spares::Spares;
 
 /// Size of a pooled buffer: a read returns at most this many bytes.
 pub const POOLED_BUF_SIZE: usize = 64 * 1024;
@@ -20,43 +21,20 @@ pub const POOLED_BUF_SIZE: usize = 64 * 1024;
 const POOL_CAP: usize = 64;
 
 thread_local! {
-    /// The buffer given back last: a read that follows a write (an echo)
-    /// takes it straight back, without touching the list.
-    static SPARE: Cell<Option<Box<[u8]>>> = const { Cell::new(None) };
-    /// The other idle buffers of this thread.
-    static POOL: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
+    /// This thread's idle buffers.
+    static POOL: Spares<Box<[u8]>> = const { Spares::new(POOL_CAP) };
 }
 
 /// A buffer from the pool (a fresh one if it is empty).
 #[inline]
 pub(crate) fn take() -> Box<[u8]> {
-    match SPARE.try_with(Cell::take) {
-        Ok(Some(buf)) => buf,
-        _ => take_slow(),
-    }
-}
-
-#[cold]
-fn take_slow() -> Box<[u8]> {
-    POOL.try_with(|p| p.borrow_mut().pop()).ok().flatten().unwrap_or_else(|| vec![0u8; POOLED_BUF_SIZE].into())
+    POOL.try_with(Spares::take).ok().flatten().unwrap_or_else(|| vec![0u8; POOLED_BUF_SIZE].into())
 }
 
 /// Returns `buf` to this thread's pool (or frees it if the pool is full).
 #[inline]
 pub(crate) fn give(buf: Box<[u8]>) {
-    if let Ok(Some(older)) = SPARE.try_with(|s| s.replace(Some(buf))) {
-        give_slow(older);
-    }
-}
-
-#[cold]
-fn give_slow(buf: Box<[u8]>) {
-    let _ = POOL.try_with(|p| {
-        let mut pool = p.borrow_mut();
-        if pool.len() < POOL_CAP {
-            pool.push(buf);
-        }
-    });
+    let _ = POOL.try_with(|p| p.give(buf));
 }
 
 /// Bytes read into a buffer lent by the thread's pool (see the module
@@ -145,15 +123,14 @@ mod tests {
         let b = PooledBuf::new(take(), 0);
         assert_eq!(b.buf.as_ptr(), lent, "the same buffer, reused");
         assert!(b.is_empty());
-        // Two out at once: both come back, one to the spare slot, one to the list.
+        // Two out at once: both come back (one to the spare cell, one to
+        // the list: `util::spares` tests that split), and are lent again.
         let c = PooledBuf::new(take(), 1);
+        let mut out = [b.buf.as_ptr(), c.buf.as_ptr()];
         drop((b, c));
-        assert_eq!(POOL.with(|p| p.borrow().len()), 1);
-        assert!(SPARE.with(|s| {
-            let spare = s.take();
-            let some = spare.is_some();
-            s.set(spare);
-            some
-        }));
+        let mut back = [take(), take()].map(|buf| buf.as_ptr());
+        out.sort();
+        back.sort();
+        assert_eq!(back, out);
     }
 }

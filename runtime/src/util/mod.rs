@@ -1,10 +1,12 @@
 //! Building blocks, one of each kind: the generational [`slab::Slab`], the
 //! cross-thread [`handoff::Handoff`] queue, the wake slot [`AtomicWaker`]
-//! (public as `runtime::task::AtomicWaker`); and [`wake_all`].
+//! (public as `runtime::task::AtomicWaker`), a thread's reusable buffers
+//! ([`spares::Spares`]); and [`wake_all`].
 
 mod atomic_waker;
 pub(crate) mod handoff;
 pub(crate) mod slab;
+pub(crate) mod spares;
 
 pub use atomic_waker::AtomicWaker;
 

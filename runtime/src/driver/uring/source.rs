@@ -13,7 +13,6 @@
 //! `readable().await` followed by `try_read` works as with epoll, and the
 //! same waiters serve both.
 
-use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::net::Shutdown;
@@ -28,6 +27,7 @@ use crate::reactor::{Direction, ReadyEvent, ScheduledIo};
 use crate::sys;
 use crate::sys::uring::Sqe;
 use crate::util::slab::Token;
+use crate::util::spares::Spares;
 
 /// Bytes of the per-fd send buffer: a write beyond it waits for a send to
 /// complete.
@@ -39,48 +39,23 @@ const SEND_MIN: usize = 4096;
 const SPARE_SEND_BUFS: usize = 64;
 
 thread_local! {
-    /// The send buffer given back last (empty `Vec` if none): in an echo,
-    /// the next write takes it straight back without touching the list.
-    static SPARE_SEND: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-    /// The thread's other idle send buffers, given back by sockets whose
-    /// bytes were all sent: an idle socket holds none.
-    static MORE_SEND: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    /// Send buffers given back by sockets whose bytes were all sent: an
+    /// idle socket holds none, and the next write takes one from here.
+    static SPARE_SEND: Spares<Vec<u8>> = const { Spares::new(SPARE_SEND_BUFS) };
 }
 
 /// An empty send buffer with room for at least [`SEND_MIN`] bytes: this
 /// thread's spare, or a new one.
 #[inline]
 fn take_send_buf() -> Vec<u8> {
-    match SPARE_SEND.try_with(Cell::take) {
-        Ok(buf) if buf.capacity() > 0 => buf,
-        _ => take_send_buf_slow(),
-    }
-}
-
-#[cold]
-fn take_send_buf_slow() -> Vec<u8> {
-    MORE_SEND.try_with(|m| m.borrow_mut().pop()).ok().flatten().unwrap_or_else(|| Vec::with_capacity(SEND_MIN))
+    SPARE_SEND.try_with(Spares::take).ok().flatten().unwrap_or_else(|| Vec::with_capacity(SEND_MIN))
 }
 
 /// Keeps `buf` (emptied) for this thread's next writer, or frees it.
 #[inline]
 fn give_send_buf(mut buf: Vec<u8>) {
     buf.clear();
-    if let Ok(older) = SPARE_SEND.try_with(|s| s.replace(buf)) {
-        if older.capacity() > 0 {
-            give_send_buf_slow(older);
-        }
-    }
-}
-
-#[cold]
-fn give_send_buf_slow(buf: Vec<u8>) {
-    let _ = MORE_SEND.try_with(|m| {
-        let mut more = m.borrow_mut();
-        if more.len() < SPARE_SEND_BUFS {
-            more.push(buf);
-        }
-    });
+    let _ = SPARE_SEND.try_with(|s| s.give(buf));
 }
 
 /// Unread provided buffers an fd may hold before its recv is paused (64 KiB
