@@ -65,19 +65,14 @@ impl Registration {
     /// Spends one unit of the task's budget when ready.
     #[inline]
     pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<ReadyEvent>> {
-        if !budget::has_budget(cx) {
-            return Poll::Pending;
-        }
-        let res = if self.completion.is_some() {
-            // Out of line: the readiness path keeps its size.
-            self.poll_ready_completion(cx, dir)
-        } else {
-            self.io.poll_ready(cx, dir)
-        };
-        if res.is_ready() {
-            budget::spend(0);
-        }
-        res
+        budget::cooperate(cx, |cx| {
+            if self.completion.is_some() {
+                // Out of line: the readiness path keeps its size.
+                self.poll_ready_completion(cx, dir)
+            } else {
+                self.io.poll_ready(cx, dir)
+            }
+        })
     }
 
     #[inline(never)]
@@ -157,14 +152,7 @@ impl Registration {
         op: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<R>>,
         len_of: impl Fn(&R) -> usize,
     ) -> Poll<io::Result<R>> {
-        if !budget::has_budget(cx) {
-            return Poll::Pending;
-        }
-        let res = op(cx);
-        if let Poll::Ready(r) = &res {
-            budget::spend(r.as_ref().map_or(0, len_of));
-        }
-        res
+        budget::cooperate_moving(cx, op, |r| r.as_ref().map_or(0, len_of))
     }
 
     /// Runs `op` once without waiting, applying [`Registration::poll_io`]'s
@@ -200,8 +188,9 @@ impl Registration {
     pub(crate) fn try_io_both<R>(&self, op: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
         let seen = [self.io.readiness(Direction::Read)?, self.io.readiness(Direction::Write)?];
         let res = op();
-        stats::count(Op::Read, matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
-        if matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+        let would_block = matches!(&res, Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+        stats::count(Op::Read, would_block);
+        if would_block {
             seen.into_iter().flatten().for_each(|ev| self.io.clear_readiness(ev));
         }
         res

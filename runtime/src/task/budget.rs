@@ -163,12 +163,23 @@ pub(crate) fn forced() -> bool {
 /// running `op` once the budget is spent.
 #[inline]
 pub(crate) fn cooperate<T>(cx: &mut Context<'_>, op: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
+    cooperate_moving(cx, op, |_| 0)
+}
+
+/// [`cooperate`] for a transfer: a ready result also spends for the bytes
+/// `bytes_of` says it moved (see [`spend`]).
+#[inline]
+pub(crate) fn cooperate_moving<T>(
+    cx: &mut Context<'_>,
+    op: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+    bytes_of: impl FnOnce(&T) -> usize,
+) -> Poll<T> {
     if !has_budget(cx) {
         return Poll::Pending;
     }
     let res = op(cx);
-    if res.is_ready() {
-        spend(0);
+    if let Poll::Ready(r) = &res {
+        spend(bytes_of(r));
     }
     res
 }
