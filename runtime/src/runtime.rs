@@ -440,15 +440,14 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    // From the `block_on` future of a runtime with several workers: spread.
-    let mut future = Some(future);
     let join = context::with_current(|core| {
-        let fut = future.take().expect("taken once");
+        // From the `block_on` future of a runtime with several workers: spread.
         match core.spreads_spawns().then(|| Handle::of_loop(core)).flatten() {
-            Some(handle) => handle.spawn(fut),
-            None => core.spawn(fut),
+            Some(handle) => handle.spawn(future),
+            None => core.spawn(future),
         }
     });
+    // A `match`, not a closure: the panic names the caller's line.
     match join {
         Some(join) => join,
         None => outside_a_runtime(),
@@ -478,13 +477,8 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    spawn_current(future)
-}
-
-#[track_caller]
-fn spawn_current<F: Future + 'static>(future: F) -> JoinHandle<F::Output> {
     match context::with_current(|core| core.spawn(future)) {
-        Some(handle) => handle,
+        Some(join) => join,
         None => outside_a_runtime(),
     }
 }
