@@ -150,10 +150,11 @@ fn a_second_signal_ends_the_grace_period() -> io::Result<()> {
         let probe = b"\0\0\0\x01x";
         assert_eq!(exchange(&mut held, probe)?, probe, "{bin}");
         let signalled = Instant::now();
+        let named = |step: &'static str| move |e: io::Error| io::Error::new(e.kind(), format!("{bin}, {step}: {e}"));
         send_signal(&server, libc::SIGINT)?;
-        line_starting(&server, "shutting down")?;
+        line_starting(&server, "shutting down").map_err(named("first signal"))?;
         send_signal(&server, libc::SIGINT)?;
-        line_starting(&server, "second signal")?;
+        line_starting(&server, "second signal").map_err(named("second signal"))?;
         wait_success(server, signalled + PROMPT)?;
         assert!(signalled.elapsed() < PROMPT, "{bin}: exiting took {:?}", signalled.elapsed());
         drop(held);
